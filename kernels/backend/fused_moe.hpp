@@ -1,0 +1,78 @@
+// The fused-MoE kernel contract (LAYOUTS.md §8) every backend implements, and the backend
+// registry. A problem carries DEVICE-layout bytes: what a serving stack would hand the kernel.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernels/tensor/tensor.hpp"
+
+namespace mxg {
+
+// How the kernel interprets w13 rows: [gate | up] halves, or alternating 16-row gate/up blocks.
+enum class GateMode : std::uint8_t { Separated, Interleave };
+std::string_view gate_mode_name(GateMode m);  // "separated" | "interleave"
+GateMode parse_gate_mode(std::string_view s);   // throws InputError naming the value
+
+struct FusedMoeProblem {
+  Tensor hidden;        // BF16 [T, H_p]
+  Tensor w13;           // U8 [E, 2*I_p, H_p/2]
+  Tensor w13_scale;     // U8 [rows, cols] 2-D: E*2*I_p rows, H_p/32 cols (padded when shuffled)
+  Tensor w2;            // U8 [E, H_p, I_p/2]
+  Tensor w2_scale;      // U8 2-D: E*H_p rows, I_p/32 cols (padded when shuffled)
+  Tensor w13_bias;      // F32 [E, 2*I_p], always [gate | up] order
+  Tensor w2_bias;       // F32 [E, H_p]
+  Tensor topk_ids;      // I32 [T, k]
+  Tensor topk_weights;  // F32 [T, k]
+  GateMode gate_mode = GateMode::Separated;
+  bool is_shuffled = false;
+  std::int64_t hidden_pad = 0;        // last hidden_pad inputs of H_p are absent
+  std::int64_t intermediate_pad = 0;  // last intermediate_pad units of I_p are absent
+  float swiglu_limit = 7.0f;
+  float alpha = 1.702f;
+
+  std::int64_t tokens() const { return hidden.dim(0); }
+  std::int64_t hidden_padded() const { return hidden.dim(1); }
+  std::int64_t hidden_size() const { return hidden_padded() - hidden_pad; }
+  std::int64_t experts() const { return w13.dim(0); }
+  std::int64_t intermediate_padded() const { return w13.dim(1) / 2; }
+  std::int64_t topk() const { return topk_ids.dim(1); }
+};
+
+// Checks every shape and dtype against the contract; throws InputError naming the field.
+void validate_problem(const FusedMoeProblem& p);
+
+struct BackendInfo {
+  std::string backend;  // registry name
+  std::string kernel;   // kernel name and version
+  std::string device;   // "cpu (N threads)", GPU name, or the external command
+};
+
+struct BackendOptions {
+  int threads = 0;             // 0: all cores
+  std::string kernel_cmd;      // external backend: command template with {in} and {out}
+  double timeout_seconds = 600;
+};
+
+class FusedMoeBackend {
+ public:
+  virtual ~FusedMoeBackend() = default;
+  virtual BackendInfo info() const = 0;
+  // Returns y, BF16 [T, H]. Throws InputError for a malformed problem, InfraError when the
+  // device or external command fails.
+  virtual Tensor run(const FusedMoeProblem& problem) = 0;
+};
+
+using BackendFactory = std::function<std::unique_ptr<FusedMoeBackend>(const BackendOptions&)>;
+
+// Backends register by name at static-initialisation time (see kernels/backend/registry.cpp).
+void register_backend(std::string name, BackendFactory factory);
+// InputError listing the registered names when `name` is unknown.
+std::unique_ptr<FusedMoeBackend> make_backend(std::string_view name, const BackendOptions& options = {});
+std::vector<std::string> backend_names();
+
+}  // namespace mxg
