@@ -1,0 +1,93 @@
+// The one result record of a matrix run (STYLE.md lesson 11: one record, many printers).
+// Every writer (results.jsonl, report.json, JUnit XML, Markdown) reads these structs only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mxg::report {
+
+// PASS: derived consistent, measured match. CAUGHT: derived inconsistent, measured mismatch.
+// FAIL: consistent but mismatch (regression). BLIND: inconsistent but match (harness cannot see it).
+// ERROR: the combination could not run (crash, GPU fault, external command failed).
+// SKIPPED: not run on purpose (filtered, unsupported on this backend, known bug) — with a reason.
+enum class Verdict : std::uint8_t { Pass, Caught, Fail, Blind, Error, Skipped };
+std::string_view verdict_name(Verdict v);                 // "PASS", "CAUGHT", ...
+std::optional<Verdict> parse_verdict(std::string_view s);  // inverse
+
+struct Metrics {
+  double nmse = 0;         // ||y-r||^2 / ||r||^2 over finite pairs
+  double max_rel = 0;      // max|y-r| / RMS(r)
+  double cosine = 1;       // cosine similarity
+  std::int64_t nonfinite_kernel = 0;  // NaN/Inf count in the kernel output
+  std::int64_t nonfinite_ref = 0;     // NaN/Inf count in the reference
+};
+
+struct Tolerance {
+  double nmse = 0;     // a match needs nmse <= this
+  double max_rel = 0;  // and max_rel <= this
+  double cosine = 0;   // and cosine >= this
+};
+
+// Where the error concentrates: expert and 16-row tile of its down projection (hidden rows).
+struct Hotspot {
+  std::int64_t expert = 0;
+  std::int64_t tile = 0;
+  double share = 0;  // fraction of the total squared error
+};
+
+struct CombinationResult {
+  std::string id;                           // canonical id, e.g. small-a/prep=deinterleaved/.../T=16/seed=0
+  std::string case_name;
+  std::string shape;                        // e.g. gptoss120b-tp8-r7
+  std::map<std::string, std::string> dims;  // dimension name -> value (prep, w_shuffle, s_shuffle, flag, gate, pad)
+  std::vector<std::string> scenarios;       // named historical scenarios this combination realises
+  std::string mutant;                       // non-empty for --mutants runs
+  std::int64_t tokens = 0;
+  std::uint64_t seed = 0;
+  bool expected_consistent = true;
+  std::string derivation;                   // why the derivation says inconsistent (first element off)
+  Verdict verdict = Verdict::Skipped;
+  Metrics metrics;
+  Tolerance tolerance;
+  std::vector<Hotspot> hotspots;            // top offenders, for every non-PASS verdict
+  std::string message;                      // ERROR / SKIPPED reason, or a one-line summary
+  std::string backend, kernel, device;      // what ran it
+  double seconds = 0;
+};
+
+struct MutantResult {
+  std::string name;         // e.g. "swap-tile"
+  std::string description;
+  bool killed = false;      // some combination that PASSes unmutated stopped passing
+  std::int64_t combinations = 0;
+  std::int64_t detecting = 0;
+};
+
+struct RunSummary {
+  std::string tool_version;
+  std::string started_at, finished_at;  // ISO 8601 UTC
+  std::string backend;
+  std::vector<std::string> case_files;
+  bool interrupted = false;
+  double wall_seconds = 0;
+  std::vector<CombinationResult> results;
+  std::vector<MutantResult> mutants;
+};
+
+// Derived figures every printer shows.
+struct Totals {
+  std::map<Verdict, std::int64_t> counts;
+  // Smallest NMSE among CAUGHT over largest NMSE among PASS; nullopt when either set is empty.
+  std::optional<double> margin;
+  double largest_pass_nmse = 0, smallest_caught_nmse = 0;
+  std::int64_t mutants_killed = 0, mutants_total = 0;
+  int exit_code = 0;  // 1 on any FAIL or BLIND, 3 if only ERRORs spoil it, else 0
+};
+Totals compute_totals(const RunSummary& run);
+
+}  // namespace mxg::report
