@@ -58,7 +58,7 @@ template <class T, std::size_t N, class NameFn>
 std::vector<T> select(std::string_view dimension, const T (&all)[N], NameFn value_name,
                       const std::map<std::string, std::vector<std::string>>& allowed) {
   auto it = allowed.find(std::string(dimension));
-  if (it == allowed.end()) return {std::begin(all), std::end(all)};
+  if (it == allowed.end()) return std::vector<T>(std::begin(all), std::end(all));
   std::vector<T> out;
   for (const auto& want : it->second) {
     auto match = std::find_if(std::begin(all), std::end(all), [&](T v) { return value_name(v) == want; });

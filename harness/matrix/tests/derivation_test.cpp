@@ -7,6 +7,8 @@
 
 #include <set>
 
+#include "kernels/common/errors.hpp"
+
 namespace mxg::matrix {
 namespace {
 
