@@ -221,8 +221,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     const std::uint64_t held = o.end - o.begin;
     if (held % dtype_size(dtype) != 0 || held / dtype_size(dtype) != numel) {
       fail_tensor(path, name,
-                  fmt::format("shape {} of {} needs {} elements, data_offsets [{}, {}] hold {} bytes",
-                              shape_string(shape), dtype_name(dtype), numel, o.begin, o.end, held));
+                  fmt::format("shape {} of {} needs {} elements of {} bytes, data_offsets [{}, {}] hold {} bytes",
+                              shape_string(shape), dtype_name(dtype), numel, dtype_size(dtype), o.begin, o.end,
+                              held));
     }
     file.entries_.emplace(name, Entry{dtype, std::move(shape), static_cast<std::size_t>(data_start + o.begin),
                                       static_cast<std::size_t>(data_start + o.end)});
