@@ -2,6 +2,7 @@
 // Every writer (results.jsonl, report.json, JUnit XML, Markdown) reads these structs only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -16,6 +17,8 @@ namespace mxg::report {
 // ERROR: the combination could not run (crash, GPU fault, external command failed).
 // SKIPPED: not run on purpose (filtered, unsupported on this backend, known bug) — with a reason.
 enum class Verdict : std::uint8_t { Pass, Caught, Fail, Blind, Error, Skipped };
+inline constexpr std::array<Verdict, 6> kAllVerdicts = {Verdict::Pass,  Verdict::Caught, Verdict::Fail,
+                                                         Verdict::Blind, Verdict::Error,  Verdict::Skipped};
 std::string_view verdict_name(Verdict v);                 // "PASS", "CAUGHT", ...
 std::optional<Verdict> parse_verdict(std::string_view s);  // inverse
 
@@ -79,13 +82,25 @@ struct RunSummary {
   std::vector<MutantResult> mutants;
 };
 
-// Derived figures every printer shows.
+// A combination run under a --mutants kernel mutant is evidence about that mutant (MutantResult), not
+// a matrix verdict: its FAIL is the harness doing its job. Totals, JUnit suites and failure lists skip it.
+bool is_mutant_result(const CombinationResult& r);
+
+// The margin's denominator is at least this, so an all-exact PASS set (largest NMSE 0, common with
+// small-integer inputs) gives a large finite margin instead of a division by zero.
+inline constexpr double kMarginNmseFloor = 1e-30;
+
+// Derived figures every printer shows. Matrix results only: results with a mutant are left out.
 struct Totals {
-  std::map<Verdict, std::int64_t> counts;
-  // Smallest NMSE among CAUGHT over largest NMSE among PASS; nullopt when either set is empty.
+  std::map<Verdict, std::int64_t> counts;  // every verdict present as a key, zero when absent
+  // Smallest NMSE among CAUGHT over max(largest NMSE among PASS, kMarginNmseFloor); nullopt when
+  // either set is empty. A NaN NMSE counts as +infinity on both sides: a CAUGHT found through
+  // non-finite output is infinitely far from passing, and a NaN PASS must not flatter the margin
+  // (an infinite largest PASS NMSE gives margin 0).
   std::optional<double> margin;
   double largest_pass_nmse = 0, smallest_caught_nmse = 0;
   std::int64_t mutants_killed = 0, mutants_total = 0;
+  std::int64_t mutant_results = 0;  // combinations run under a mutant, left out of counts
   int exit_code = 0;  // 1 on any FAIL or BLIND, 3 if only ERRORs spoil it, else 0
 };
 Totals compute_totals(const RunSummary& run);

@@ -1,0 +1,135 @@
+// results.jsonl: the append-only, crash-safe log of finished combinations, and its --resume reader.
+#include "reports/jsonl.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kernels/common/errors.hpp"
+#include "reports/file_io.hpp"
+#include "reports/json_io.hpp"
+
+namespace mxg::report {
+
+std::string format_result_line(const CombinationResult& r) {
+  Json line = Json::object();
+  line["schema"] = std::string(kResultSchema);
+  const Json fields = r;  // named: a temporary in the range-for init would die before the loop runs
+  for (const auto& [key, value] : fields.items()) line[key] = value;
+  // dump() escapes '\n' inside strings, so a record can never span two lines.
+  return dump_json(line) + "\n";
+}
+
+CombinationResult parse_result_line(std::string_view line) {
+  Json j;
+  try {
+    j = Json::parse(line);
+  } catch (const Json::parse_error& e) {
+    throw InputError(fmt::format("not valid JSON: {}", e.what()));
+  }
+  if (!j.is_object()) throw InputError(fmt::format("expected a JSON object, got {}", j.type_name()));
+  const auto schema = j.find("schema");
+  if (schema == j.end() || !schema->is_string() || schema->get<std::string>() != kResultSchema) {
+    throw InputError(fmt::format("field 'schema': expected '{}', got {}", kResultSchema,
+                                 schema == j.end() ? std::string("nothing") : dump_json(*schema)));
+  }
+  return j.get<CombinationResult>();
+}
+
+namespace {
+// A line is complete JSON for a record; used to tell a torn fragment from a record missing its '\n'.
+bool is_complete_record(std::string_view line) {
+  try {
+    (void)parse_result_line(line);
+    return true;
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
+std::string_view strip_cr(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
+}  // namespace
+
+ResultsLog::ResultsLog(std::filesystem::path path) : path_(std::move(path)) {
+  const bool existed = std::filesystem::exists(path_);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    throw InputError(fmt::format("{}: cannot open for appending: {}", path_.string(), std::strerror(errno)));
+  }
+  try {
+    repair_tail();
+    if (!existed) sync_parent_dir(path_);
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
+
+ResultsLog::~ResultsLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ResultsLog::repair_tail() {
+  // Results are small and the file is read once at open, so reading it whole keeps this simple.
+  const std::string bytes = read_file(path_);
+  if (bytes.empty() || bytes.back() == '\n') return;
+  const std::size_t last_newline = bytes.rfind('\n');
+  const std::size_t tail_start = last_newline == std::string::npos ? 0 : last_newline + 1;
+  const std::string_view tail = std::string_view(bytes).substr(tail_start);
+  if (is_complete_record(strip_cr(tail))) {
+    write_all(fd_, "\n", path_);
+    repair_note_ = fmt::format("{}: terminated a complete last record that lacked its newline", path_.string());
+  } else {
+    if (::ftruncate(fd_, static_cast<off_t>(tail_start)) != 0) {
+      throw InfraError(fmt::format("{}: cannot cut off torn last line: {}", path_.string(), std::strerror(errno)));
+    }
+    repair_note_ = fmt::format("{}: cut off a torn last line of {} bytes (an interrupted write)", path_.string(),
+                               tail.size());
+  }
+  sync_fd(fd_, path_);
+}
+
+void ResultsLog::append(const CombinationResult& r) {
+  // One write() of the whole line: O_APPEND places it at the end as a unit.
+  write_all(fd_, format_result_line(r), path_);
+  sync_fd(fd_, path_);
+}
+
+LoadedResults load_results_jsonl(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  LoadedResults loaded;
+  std::size_t start = 0;
+  std::int64_t line_number = 0;
+  while (start < bytes.size()) {
+    ++line_number;
+    const std::size_t newline = bytes.find('\n', start);
+    const bool terminated = newline != std::string::npos;
+    const std::size_t end = terminated ? newline : bytes.size();
+    const std::string_view line = strip_cr(std::string_view(bytes).substr(start, end - start));
+    start = end + 1;
+    if (is_blank(line)) continue;
+    try {
+      loaded.results.push_back(parse_result_line(line));
+    } catch (const InputError& e) {
+      if (!terminated) {
+        loaded.warnings.push_back(fmt::format("{}:{}: ignoring torn last line ({} bytes, no newline): {}",
+                                              path.string(), line_number, line.size(), e.what()));
+        break;
+      }
+      throw InputError(fmt::format("{}:{}: malformed result record: {}", path.string(), line_number, e.what()));
+    }
+  }
+  return loaded;
+}
+
+}  // namespace mxg::report

@@ -1,0 +1,261 @@
+// JUnit XML for CI test reporters (mapping of verdicts to JUnit outcomes in junit.hpp).
+#include "reports/junit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <pugixml.hpp>
+
+#include "reports/digest.hpp"
+#include "reports/file_io.hpp"
+
+namespace mxg::report {
+
+namespace {
+
+// XML 1.0 cannot carry most control characters, and a CI parser rejects a file with invalid UTF-8.
+// Messages can hold captured stderr (ANSI colour codes, stray bytes), so: control characters become
+// a visible "\x1B", undecodable bytes become U+FFFD.
+std::string xml_safe(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        out += fmt::format("\\x{:02X}", c);
+      } else if (c == 0x7F) {
+        out += "\\x7F";
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    // Multi-byte sequence: length from the lead byte, then continuation bytes and the ranges that
+    // exclude overlong forms, surrogates and code points above U+10FFFF.
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    }
+    bool valid = len != 0 && i + len <= in.size();
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(in[i + k]);
+      valid = k == 1 ? (cc >= lo && cc <= hi) : (cc >= 0x80 && cc <= 0xBF);
+    }
+    // U+FFFE and U+FFFF (EF BF BE / EF BF BF) are not XML characters either.
+    if (valid && len == 3 && c == 0xEF && static_cast<unsigned char>(in[i + 1]) == 0xBF &&
+        static_cast<unsigned char>(in[i + 2]) >= 0xBE) {
+      valid = false;
+    }
+    if (valid) {
+      out.append(in.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string one_line(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
+std::string seconds_text(double s) { return fmt::format("{:.3f}", std::isfinite(s) ? s : 0.0); }
+
+void set_attr(pugi::xml_node node, const char* name, std::string_view value) {
+  node.append_attribute(name).set_value(xml_safe(value).c_str());
+}
+
+void add_text_child(pugi::xml_node parent, const char* name, std::string_view text) {
+  parent.append_child(name).append_child(pugi::node_pcdata).set_value(xml_safe(text).c_str());
+}
+
+// Everything a reader of a CI failure needs without opening report.json.
+std::string failure_details(const CombinationResult& r) {
+  std::vector<std::string> dims;
+  for (const auto& [name, value] : r.dims) dims.push_back(fmt::format("{}={}", name, value));
+  std::string text;
+  text += fmt::format("id: {}\n", r.id);
+  text += fmt::format("case: {}, shape: {}, tokens: {}, seed: {}\n", r.case_name, r.shape, r.tokens, r.seed);
+  text += fmt::format("dims: {}\n", fmt::join(dims, ", "));
+  text += fmt::format("derivation: {}{}\n", r.expected_consistent ? "consistent" : "inconsistent",
+                      r.derivation.empty() ? "" : " (" + r.derivation + ")");
+  // An ERROR never produced an output, so it has no metrics worth showing.
+  if (r.verdict != Verdict::Error) {
+    text += fmt::format("metrics: {}\n", describe_metrics(r.metrics, r.tolerance));
+    const auto broken = tolerance_violations(r.metrics, r.tolerance);
+    text += fmt::format("outside tolerance: {}\n",
+                        broken.empty() ? "nothing" : fmt::format("{}", fmt::join(broken, "; ")));
+    text += fmt::format("hotspots: {}\n", describe_hotspots(r.hotspots, 10));
+  }
+  if (!r.scenarios.empty()) text += fmt::format("scenarios: {}\n", fmt::join(r.scenarios, ", "));
+  text += fmt::format("ran on: backend {}, kernel {}, device {}\n", r.backend, r.kernel, r.device);
+  if (!r.message.empty()) text += fmt::format("message: {}\n", r.message);
+  return text;
+}
+
+struct SuiteCounts {
+  std::int64_t tests = 0, failures = 0, errors = 0, skipped = 0;
+  double seconds = 0;
+  void add(const SuiteCounts& o) {
+    tests += o.tests;
+    failures += o.failures;
+    errors += o.errors;
+    skipped += o.skipped;
+    seconds += o.seconds;
+  }
+};
+
+void set_counts(pugi::xml_node node, const SuiteCounts& c) {
+  node.append_attribute("tests").set_value(static_cast<long long>(c.tests));
+  node.append_attribute("failures").set_value(static_cast<long long>(c.failures));
+  node.append_attribute("errors").set_value(static_cast<long long>(c.errors));
+  node.append_attribute("skipped").set_value(static_cast<long long>(c.skipped));
+}
+
+void add_testcase(pugi::xml_node suite, const CombinationResult& r, SuiteCounts& counts) {
+  pugi::xml_node tc = suite.append_child("testcase");
+  set_attr(tc, "name", r.id);
+  set_attr(tc, "classname", r.case_name);
+  set_attr(tc, "time", seconds_text(r.seconds));
+  ++counts.tests;
+  if (std::isfinite(r.seconds)) counts.seconds += r.seconds;
+  const std::string reason = one_line(one_line_reason(r));
+  switch (r.verdict) {
+    case Verdict::Pass: break;
+    case Verdict::Caught: add_text_child(tc, "system-out", reason); break;
+    case Verdict::Fail:
+    case Verdict::Blind: {
+      pugi::xml_node failure = tc.append_child("failure");
+      set_attr(failure, "message", reason);
+      set_attr(failure, "type", verdict_name(r.verdict));
+      failure.append_child(pugi::node_pcdata).set_value(xml_safe(failure_details(r)).c_str());
+      ++counts.failures;
+      break;
+    }
+    case Verdict::Error: {
+      pugi::xml_node error = tc.append_child("error");
+      set_attr(error, "message", reason);
+      set_attr(error, "type", "ERROR");
+      error.append_child(pugi::node_pcdata).set_value(xml_safe(failure_details(r)).c_str());
+      ++counts.errors;
+      break;
+    }
+    case Verdict::Skipped:
+      set_attr(tc.append_child("skipped"), "message", one_line(r.message.empty() ? "no reason recorded" : r.message));
+      ++counts.skipped;
+      break;
+  }
+}
+
+pugi::xml_node open_suite(pugi::xml_node root, std::string_view name, const RunSummary& run) {
+  pugi::xml_node suite = root.append_child("testsuite");
+  set_attr(suite, "name", name);
+  // Counts are only known after the testcases; attributes are inserted in front of "timestamp" then.
+  set_attr(suite, "timestamp", run.started_at);
+  pugi::xml_node props = suite.append_child("properties");
+  for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"backend", run.backend},
+                                   {"tool_version", run.tool_version}}) {
+    pugi::xml_node p = props.append_child("property");
+    set_attr(p, "name", key);
+    set_attr(p, "value", value);
+  }
+  return suite;
+}
+
+void close_suite(pugi::xml_node suite, const SuiteCounts& c) {
+  pugi::xml_attribute timestamp = suite.attribute("timestamp");
+  suite.insert_attribute_before("tests", timestamp).set_value(static_cast<long long>(c.tests));
+  suite.insert_attribute_before("failures", timestamp).set_value(static_cast<long long>(c.failures));
+  suite.insert_attribute_before("errors", timestamp).set_value(static_cast<long long>(c.errors));
+  suite.insert_attribute_before("skipped", timestamp).set_value(static_cast<long long>(c.skipped));
+  suite.insert_attribute_before("time", timestamp).set_value(seconds_text(c.seconds).c_str());
+}
+
+}  // namespace
+
+std::string render_junit(const RunSummary& run) {
+  pugi::xml_document doc;
+  pugi::xml_node decl = doc.append_child(pugi::node_declaration);
+  decl.append_attribute("version").set_value("1.0");
+  decl.append_attribute("encoding").set_value("UTF-8");
+  pugi::xml_node root = doc.append_child("testsuites");
+  set_attr(root, "name", "mxguard");
+
+  // Suites in the order their case first appears, so the file follows the run.
+  std::vector<std::string> case_order;
+  for (const CombinationResult& r : run.results) {
+    if (!is_mutant_result(r) && std::find(case_order.begin(), case_order.end(), r.case_name) == case_order.end()) {
+      case_order.push_back(r.case_name);
+    }
+  }
+  SuiteCounts all;
+  for (const std::string& case_name : case_order) {
+    pugi::xml_node suite = open_suite(root, case_name, run);
+    SuiteCounts counts;
+    for (const CombinationResult& r : run.results) {
+      if (!is_mutant_result(r) && r.case_name == case_name) add_testcase(suite, r, counts);
+    }
+    close_suite(suite, counts);
+    all.add(counts);
+  }
+
+  if (!run.mutants.empty()) {
+    pugi::xml_node suite = open_suite(root, "mutants", run);
+    SuiteCounts counts;
+    for (const MutantResult& m : run.mutants) {
+      pugi::xml_node tc = suite.append_child("testcase");
+      set_attr(tc, "name", m.name);
+      set_attr(tc, "classname", "mutants");
+      set_attr(tc, "time", seconds_text(0));
+      ++counts.tests;
+      const std::string detail = fmt::format("{}: detected by {} of {} combinations; {}", m.killed ? "killed" : "survived",
+                                             m.detecting, m.combinations, m.description);
+      if (m.killed) {
+        add_text_child(tc, "system-out", detail);
+      } else {
+        pugi::xml_node failure = tc.append_child("failure");
+        set_attr(failure, "message", "survived");
+        set_attr(failure, "type", "SURVIVED");
+        failure.append_child(pugi::node_pcdata).set_value(xml_safe(detail).c_str());
+        ++counts.failures;
+      }
+    }
+    close_suite(suite, counts);
+    all.add(counts);
+  }
+
+  set_counts(root, all);
+  // The run's wall time, not the sum of testcases: it includes reference computation and setup.
+  set_attr(root, "time", seconds_text(run.wall_seconds));
+
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_default, pugi::encoding_utf8);
+  return std::move(out).str();
+}
+
+void write_junit(const std::filesystem::path& path, const RunSummary& run) {
+  write_file_atomically(path, render_junit(run));
+}
+
+}  // namespace mxg::report

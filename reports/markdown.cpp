@@ -1,0 +1,180 @@
+// Markdown run summary for people: the file beside the reports and the GitHub Actions step summary.
+#include "reports/markdown.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "reports/digest.hpp"
+#include "reports/file_io.hpp"
+
+namespace mxg::report {
+
+namespace {
+
+// Table cells and list items are single lines; '|' would end a table cell early.
+std::string inline_text(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else if (c == '|') {
+      out += "\\|";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string code(std::string_view s) {
+  const std::string text = inline_text(s);
+  // A backtick inside needs a longer fence (and spaces so a leading/trailing backtick stays content).
+  if (text.find('`') != std::string::npos) return "`` " + text + " ``";
+  return "`" + text + "`";
+}
+
+std::string code_list(const std::vector<std::string>& items) {
+  if (items.empty()) return "none recorded";
+  std::vector<std::string> parts;
+  for (const auto& s : items) parts.push_back(code(s));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string_view exit_explanation(int exit_code) {
+  switch (exit_code) {
+    case 0: return "no FAIL, BLIND or ERROR";
+    case 1: return "at least one FAIL or BLIND";
+    default: return "no FAIL or BLIND, but at least one ERROR (infrastructure)";
+  }
+}
+
+void run_facts(std::string& md, const RunSummary& run, const Totals& t) {
+  md += fmt::format("Exit code {}: {}.\n\n", t.exit_code, exit_explanation(t.exit_code));
+  if (run.interrupted) {
+    md += "**Interrupted**: the run stopped early; only the combinations that finished are counted.\n\n";
+  }
+  md += fmt::format("- Backend: {}; kernels: {}; devices: {}\n", code(run.backend), code_list(distinct_kernels(run)),
+                    code_list(distinct_devices(run)));
+  md += fmt::format("- Cases: {}\n", code_list(run.case_files));
+  md += fmt::format("- mxguard {}, started {}, finished {}, wall time {:.1f} s\n\n", inline_text(run.tool_version),
+                    inline_text(run.started_at), inline_text(run.finished_at), run.wall_seconds);
+}
+
+void verdict_table(std::string& md, const Totals& t) {
+  md += "## Verdicts\n\n| verdict | count | meaning |\n|---|---:|---|\n";
+  std::int64_t total = 0;
+  for (Verdict v : kAllVerdicts) {
+    const std::int64_t n = t.counts.contains(v) ? t.counts.at(v) : 0;
+    total += n;
+    md += fmt::format("| {} | {} | {} |\n", verdict_name(v), n, verdict_meaning(v));
+  }
+  md += fmt::format("| total | {} | |\n\n", total);
+  if (t.mutant_results > 0) {
+    md += fmt::format("{} run under kernel mutants {} counted in the mutation score, not here.\n\n",
+                      t.mutant_results == 1 ? "1 combination" : fmt::format("{} combinations", t.mutant_results),
+                      t.mutant_results == 1 ? "is" : "are");
+  }
+}
+
+void margin_section(std::string& md, const Totals& t) {
+  md += "## Discrimination margin\n\n";
+  md += fmt::format("Margin {}.\n\n", describe_margin(t));
+  if (margin_is_weak(t)) {
+    md += fmt::format(
+        "**Warning: margin below {:g}.** The least visible caught bug is within {:g}x of the worst correct "
+        "combination, so the tolerances barely separate right from wrong: a small change of tolerance, seed or "
+        "shape could turn a CAUGHT into BLIND or a PASS into FAIL. Recalibrate the tolerances or add inputs that "
+        "make the bug class louder.\n\n",
+        kWeakMarginThreshold, kWeakMarginThreshold);
+  }
+}
+
+void scenario_section(std::string& md, const RunSummary& run) {
+  md += "## Named scenarios\n\n";
+  const auto outcomes = scenario_outcomes(run);
+  if (outcomes.empty()) {
+    md += "No combination in this run realises a named scenario.\n\n";
+    return;
+  }
+  md += "| scenario | combinations | verdicts | required | status |\n|---|---:|---|---|---|\n";
+  for (const ScenarioOutcome& s : outcomes) {
+    md += fmt::format("| {} | {} | {} | CAUGHT | {} |\n", code(s.name), s.combinations, describe_counts(s.counts),
+                      scenario_status_name(s.status));
+  }
+  md += "\n";
+}
+
+void mutation_section(std::string& md, const RunSummary& run, const Totals& t) {
+  md += "## Mutation score\n\n";
+  if (t.mutants_total == 0) {
+    md += "No mutants were run.\n\n";
+    return;
+  }
+  md += fmt::format("Killed {} of {} ({:.0f}%).\n\n", t.mutants_killed, t.mutants_total,
+                    100.0 * static_cast<double>(t.mutants_killed) / static_cast<double>(t.mutants_total));
+  const auto survivors = surviving_mutants(run);
+  if (survivors.empty()) return;
+  md += "Survivors (no combination that passes unmutated stopped passing):\n\n";
+  for (const MutantResult* m : survivors) {
+    md += fmt::format("- {}: {} (detected by {} of {} combinations)\n", code(m->name), inline_text(m->description),
+                      m->detecting, m->combinations);
+  }
+  md += "\n";
+}
+
+void failure_entry(std::string& md, const CombinationResult& r) {
+  md += fmt::format("### {} {}\n\n", verdict_name(r.verdict), code(r.id));
+  md += fmt::format("- Why: {}\n", inline_text(one_line_reason(r)));
+  if (r.verdict != Verdict::Error) {
+    md += fmt::format("- Metrics: {}\n", describe_metrics(r.metrics, r.tolerance));
+    md += fmt::format("- Localisation: {}\n", describe_hotspots(r.hotspots, 5));
+    md += fmt::format("- Derivation: {}{}\n", r.expected_consistent ? "consistent" : "inconsistent",
+                      r.derivation.empty() ? "" : " (" + inline_text(r.derivation) + ")");
+  }
+  md += fmt::format("- Ran on: backend {}, kernel {}, device {}, {:.2f} s\n", code(r.backend), code(r.kernel),
+                    code(r.device), r.seconds);
+  if (!r.message.empty() && r.verdict != Verdict::Error) md += fmt::format("- Message: {}\n", inline_text(r.message));
+  md += "\n";
+}
+
+void failure_section(std::string& md, const RunSummary& run, const MarkdownOptions& options) {
+  md += "## Failures\n\n";
+  const auto failures = worst_failures(run);
+  if (failures.empty()) {
+    md += "None: no FAIL, BLIND or ERROR.\n";
+    return;
+  }
+  for (std::size_t i = 0; i < failures.size() && i < options.max_failures; ++i) failure_entry(md, *failures[i]);
+  if (failures.size() > options.max_failures) {
+    md += fmt::format("... and {} more (see report.json).\n", failures.size() - options.max_failures);
+  }
+}
+
+}  // namespace
+
+std::string render_markdown(const RunSummary& run, const MarkdownOptions& options) {
+  const Totals t = compute_totals(run);
+  std::string md = fmt::format("# mxguard: {}\n\n", overall_status(t));
+  run_facts(md, run, t);
+  verdict_table(md, t);
+  margin_section(md, t);
+  scenario_section(md, run);
+  mutation_section(md, run, t);
+  failure_section(md, run, options);
+  return md;
+}
+
+void write_markdown(const std::filesystem::path& path, const RunSummary& run, const MarkdownOptions& options) {
+  write_file_atomically(path, render_markdown(run, options));
+}
+
+bool append_step_summary(std::string_view markdown, const char* step_summary_path) {
+  if (step_summary_path == nullptr || *step_summary_path == '\0') return false;
+  // Other steps append to the same file and may not end theirs with a newline: the leading blank
+  // line keeps our title a heading; the trailing newline is owed to whoever appends next.
+  const bool ends_with_newline = !markdown.empty() && markdown.back() == '\n';
+  append_to_file(step_summary_path, fmt::format("\n{}{}", markdown, ends_with_newline ? "" : "\n"));
+  return true;
+}
+
+}  // namespace mxg::report

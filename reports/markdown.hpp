@@ -1,0 +1,30 @@
+// Markdown run summary for people: the file beside the reports and the GitHub Actions step summary.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "reports/result.hpp"
+
+namespace mxg::report {
+
+struct MarkdownOptions {
+  std::size_t max_failures = 20;  // longer failure lists end with "... and N more (see report.json)"
+};
+
+// Title "# mxguard: PASS|REGRESSION|ERROR", run facts, verdict counts, discrimination margin (with a
+// warning below kWeakMarginThreshold), named scenarios, mutation score, worst failures. Deterministic:
+// everything comes from `run`, so the output can be compared with a golden file.
+std::string render_markdown(const RunSummary& run, const MarkdownOptions& options = {});
+
+// Atomic replace. Cannot create -> mxg::InputError; write fails -> mxg::InfraError.
+void write_markdown(const std::filesystem::path& path, const RunSummary& run, const MarkdownOptions& options = {});
+
+// Appends `markdown` to the file named by `step_summary_path`, the value of $GITHUB_STEP_SUMMARY
+// (pass std::getenv("GITHUB_STEP_SUMMARY")). Null or empty: does nothing and returns false.
+// The file cannot be opened -> mxg::InputError; a write fails -> mxg::InfraError.
+bool append_step_summary(std::string_view markdown, const char* step_summary_path);
+
+}  // namespace mxg::report
