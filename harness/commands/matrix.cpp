@@ -1,0 +1,87 @@
+// `mxguard matrix`: the main job — every combination of the case files on one backend, compared
+// with the reference, with verdicts, reports and exit codes (DESIGN.md).
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "harness/command.hpp"
+#include "harness/matrix/dimensions.hpp"
+#include "harness/matrix/mutants.hpp"
+#include "harness/matrix/runner.hpp"
+
+#ifndef MXG_SOURCE_DIR
+#define MXG_SOURCE_DIR "."
+#endif
+
+namespace mxg::cli {
+namespace {
+
+void add_matrix(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand(
+      "matrix",
+      "Run the kernel matrix: every case instance (shape x tokens x routing x inputs x seed) under every\n"
+      "combination of weight prep x weight shuffle x scale shuffle x is_shuffled x gate mode x padding,\n"
+      "each compared with the Eigen reference. The expected outcome of a combination is derived from\n"
+      "the layout formulas; the verdict compares it with what was measured:\n"
+      "  PASS    derived consistent, output matches        CAUGHT  derived inconsistent, output differs\n"
+      "  FAIL    derived consistent, output differs        BLIND   derived inconsistent, output matches\n"
+      "  ERROR   the combination could not run             SKIPPED not run on purpose\n"
+      "Exit: 0 no FAIL/BLIND/ERROR, 1 any FAIL or BLIND, 2 bad input, 3 only ERRORs, 130 interrupted.");
+  auto opts = std::make_shared<matrix::RunOptions>();
+  auto cases = std::make_shared<std::vector<std::string>>();
+  std::string default_cases = std::string(MXG_SOURCE_DIR) + "/cases/default";
+  cmd->add_option("--cases", *cases, "Case files or directories of *.json (default: cases/default)");
+  auto scenarios = std::make_shared<std::string>(std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json");
+  cmd->add_option("--scenarios", *scenarios, "Named historical scenarios file")->capture_default_str();
+  cmd->add_option("--backend", opts->backend, "Kernel backend: host, hip, external (see `mxguard kernel list`)")
+      ->capture_default_str();
+  cmd->add_option("--kernel-cmd", opts->backend_options.kernel_cmd,
+                  "external backend: command with {in} and {out}, e.g.\n"
+                  "'python3 ci/adapters/aiter_fused_moe.py {in} {out}'");
+  cmd->add_option("--timeout", opts->backend_options.timeout_seconds,
+                  "Seconds one isolated or external combination may take")->capture_default_str();
+  cmd->add_flag("--isolate", opts->isolate,
+                "Run each combination in a child process (default for hip): a crash or GPU fault becomes\n"
+                "that combination's ERROR and the run goes on");
+  cmd->add_option("--filter", opts->filters,
+                  "Glob over result ids, repeatable; '!' excludes. Example:\n"
+                  "--filter '*gptoss120b*' --filter '!*flag=0*'");
+  cmd->add_option("--jobs,-j", opts->jobs, "Combinations run in parallel (0: every core)")->capture_default_str();
+  auto out_dir = std::make_shared<std::string>("mxguard-out");
+  cmd->add_option("--out", *out_dir,
+                  "Output directory: results.jsonl (one line per finished combination), report.json,\n"
+                  "junit.xml, summary.md")->capture_default_str();
+  cmd->add_flag("--resume", opts->resume, "Skip combinations already in OUT/results.jsonl (ERRORs are re-run)");
+  cmd->add_option("--seed", opts->seeds, "Replace every case's seeds (repeatable)");
+  cmd->add_flag("--list", opts->list, "List the instances and combination counts, run nothing");
+  cmd->add_flag("--mutants", opts->mutants,
+                "Also run the built-in kernel mutants on every derived-consistent combination and report\n"
+                "the mutation score (which injected read bugs the matrix catches)");
+  cmd->footer(
+      "Examples:\n"
+      "  mxguard matrix                                   # the default matrix on the host backend\n"
+      "  mxguard matrix --cases cases/nightly --backend hip --out nightly-out\n"
+      "  mxguard matrix --filter '*gptoss120b-tp8-r0*' --mutants\n"
+      "  mxguard matrix --backend external --kernel-cmd 'python3 ci/adapters/aiter_fused_moe.py {in} {out}'\n"
+      "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
+      "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
+  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir]() {
+    action = [opts, cases, scenarios, default_cases, out_dir]() {
+      matrix::RunOptions o = *opts;
+      for (const auto& c : *cases) o.cases.emplace_back(c);
+      if (o.cases.empty()) o.cases.emplace_back(default_cases);
+      o.scenarios = *scenarios;
+      o.out_dir = *out_dir;
+      o.isolate = o.isolate || o.backend == "hip";
+      std::error_code ec;
+      o.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+      o.progress_tty = isatty(STDERR_FILENO) != 0;
+      return matrix::run_matrix(o);
+    };
+  });
+}
+
+CommandRegistration registration{50, add_matrix};
+
+}  // namespace
+}  // namespace mxg::cli

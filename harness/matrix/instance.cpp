@@ -1,0 +1,45 @@
+// Instance expansion, ids and --filter matching.
+#include "harness/matrix/instance.hpp"
+
+#include <fnmatch.h>
+
+#include <fmt/format.h>
+
+namespace mxg::matrix {
+
+std::string Instance::id() const {
+  return fmt::format("{}/{}/T={}/route={}/in={}/seed={}", spec->name, shape.name, tokens, routing_name(routing),
+                     input_dist_name(inputs), seed);
+}
+
+std::vector<Instance> expand_instances(const std::vector<CaseSpec>& cases, const std::vector<std::uint64_t>& seed_override) {
+  std::vector<Instance> out;
+  for (const auto& c : cases) {
+    const auto& seeds = seed_override.empty() ? c.seeds : seed_override;
+    for (const auto& shape : c.shapes)
+      for (auto tokens : c.tokens)
+        for (auto routing : c.routings)
+          for (auto inputs : c.inputs)
+            for (auto seed : seeds) out.push_back(Instance{&c, shape, tokens, routing, inputs, seed});
+  }
+  return out;
+}
+
+std::string result_id(const Instance& instance, const std::string& combination_id) {
+  return instance.id() + "/" + combination_id;
+}
+
+bool selected(const std::string& id, const std::vector<std::string>& filters) {
+  bool any_include = false, included = false;
+  for (const auto& f : filters) {
+    if (!f.empty() && f[0] == '!') {
+      if (fnmatch(f.c_str() + 1, id.c_str(), 0) == 0) return false;
+    } else {
+      any_include = true;
+      if (fnmatch(f.c_str(), id.c_str(), 0) == 0) included = true;
+    }
+  }
+  return !any_include || included;
+}
+
+}  // namespace mxg::matrix

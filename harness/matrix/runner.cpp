@@ -1,0 +1,330 @@
+// The matrix runner: instance by instance (inputs and reference computed once), combinations in
+// parallel, one results.jsonl line per finished combination, reports at the end.
+#include "harness/matrix/runner.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "harness/matrix/canonical_inputs.hpp"
+#include "harness/matrix/case_spec.hpp"
+#include "harness/matrix/derivation.hpp"
+#include "harness/matrix/device_prep.hpp"
+#include "harness/matrix/evaluate.hpp"
+#include "harness/matrix/instance.hpp"
+#include "harness/matrix/mutants.hpp"
+#include "harness/matrix/progress.hpp"
+#include "harness/matrix/reference_run.hpp"
+#include "harness/matrix/scenarios.hpp"
+#include "kernels/common/errors.hpp"
+#include "reports/console.hpp"
+#include "reports/json_io.hpp"
+#include "reports/jsonl.hpp"
+#include "reports/junit.hpp"
+#include "reports/markdown.hpp"
+
+namespace mxg::matrix {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_interrupt(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Combinations whose device buffers are identical (is_shuffled and gate_mode are only what the
+// kernel is told) are prepared once.
+struct BufferGroup {
+  Combination buffers;  // is_shuffled / gate_mode of the first member, unused
+  std::vector<Combination> members;
+};
+
+std::vector<BufferGroup> group_by_buffers(const std::vector<Combination>& combos) {
+  std::vector<BufferGroup> groups;
+  for (const auto& c : combos) {
+    auto same = [&](const BufferGroup& g) {
+      return g.buffers.prep == c.prep && g.buffers.weight_shuffle == c.weight_shuffle &&
+             g.buffers.scale_shuffle == c.scale_shuffle && g.buffers.padding == c.padding;
+    };
+    auto it = std::find_if(groups.begin(), groups.end(), same);
+    if (it == groups.end()) groups.push_back({c, {c}});
+    else it->members.push_back(c);
+  }
+  return groups;
+}
+
+// What one worker needs to run a combination; shared read-only across workers.
+struct InstanceContext {
+  const Instance* instance;
+  const CanonicalInputs* inputs;
+  const RankSlice* slice;
+  Geometry geometry;
+  const Tensor* reference;
+  std::int64_t mutant_expert = 0;
+};
+
+class Runner {
+ public:
+  explicit Runner(const RunOptions& o) : opt_(o) {}
+  int run();
+
+ private:
+  std::unique_ptr<FusedMoeBackend> make_worker_backend() const;
+  report::CombinationResult run_one(const InstanceContext& ctx, const FusedMoeProblem& prepared,
+                                    const Combination& combo, const std::string& mutant,
+                                    FusedMoeBackend& backend);
+  void record(report::CombinationResult r);
+  void finish_reports(report::RunSummary& summary);
+
+  const RunOptions& opt_;
+  std::vector<Scenario> scenarios_;
+  std::unique_ptr<report::ResultsLog> log_;
+  std::set<std::string> done_ids_;
+  std::vector<report::CombinationResult> results_;
+  std::mutex mu_;
+  std::unique_ptr<Progress> progress_;
+  BackendInfo backend_info_;
+};
+
+std::unique_ptr<FusedMoeBackend> Runner::make_worker_backend() const {
+  if (!opt_.isolate) return make_backend(opt_.backend, opt_.backend_options);
+  // Isolation: each combination runs in a child `mxguard kernel run`, through the external
+  // backend's protocol, so a crash or GPU fault is that combination's ERROR only.
+  BackendOptions o = opt_.backend_options;
+  o.kernel_cmd = fmt::format("'{}' kernel run --backend '{}' --in {{in}} --out {{out}}", opt_.self_exe.string(),
+                             opt_.backend);
+  return make_backend("external", o);
+}
+
+report::CombinationResult Runner::run_one(const InstanceContext& ctx, const FusedMoeProblem& prepared,
+                                          const Combination& combo, const std::string& mutant,
+                                          FusedMoeBackend& backend) {
+  const auto& inst = *ctx.instance;
+  report::CombinationResult r;
+  r.id = result_id(inst, combination_id(combo)) + (mutant.empty() ? "" : "/mutant=" + mutant);
+  r.case_name = inst.spec->name;
+  r.shape = inst.shape.name;
+  r.dims = dimension_map(combo);
+  r.dims["routing"] = routing_name(inst.routing);
+  r.dims["inputs"] = input_dist_name(inst.inputs);
+  r.tokens = inst.tokens;
+  r.seed = inst.seed;
+  r.mutant = mutant;
+  r.tolerance = inst.spec->tolerance;
+  r.scenarios = mutant.empty() ? realised_scenarios(scenarios_, combo, ctx.geometry) : std::vector<std::string>{};
+  const Derivation d = derive(combo, ctx.geometry);
+  r.expected_consistent = d.consistent && mutant.empty();
+  r.derivation = mutant.empty() ? d.reason : "mutant " + mutant + " breaks the kernel's read";
+  const auto info = backend.info();
+  r.backend = info.backend;
+  r.kernel = info.kernel;
+  r.device = info.device;
+
+  FusedMoeProblem p = prepared;
+  p.is_shuffled = combo.is_shuffled;
+  p.gate_mode = combo.gate_mode;
+  if (!mutant.empty()) apply_mutant(mutant, DeviceMaps{combo, ctx.geometry}, ctx.mutant_expert, p);
+
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    const Tensor y = backend.run(p);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const Measurement m = measure(y, *ctx.reference, r.tolerance);
+    r.metrics = m.metrics;
+    r.verdict = verdict_for(r.expected_consistent, m.matches);
+    r.message = m.summary;
+    if (r.verdict != report::Verdict::Pass) {
+      r.hotspots = hotspots(y, *ctx.reference, ctx.slice->topk_ids, ctx.slice->topk_weights,
+                            ctx.inputs->expert_ids, 3);
+    }
+  } catch (const std::exception& e) {
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.verdict = report::Verdict::Error;
+    r.message = e.what();
+  }
+  return r;
+}
+
+void Runner::record(report::CombinationResult r) {
+  std::lock_guard lock(mu_);
+  log_->append(r);
+  progress_->finished(r);
+  results_.push_back(std::move(r));
+}
+
+int Runner::run() {
+  const auto cases = load_cases(opt_.cases);
+  scenarios_ = load_scenarios(opt_.scenarios);
+  const auto instances = expand_instances(cases, opt_.seeds);
+  if (instances.empty()) throw InputError("no case instances: the case files select nothing");
+
+  // Per instance, the combinations to run (padding from-i-over-tp is dropped where it equals the
+  // correct padding: same buffers, same read).
+  struct Planned {
+    const Instance* instance;
+    std::vector<Combination> combos;
+  };
+  std::vector<Planned> plan;
+  std::int64_t total = 0;
+  for (const auto& inst : instances) {
+    const auto tp = layout::tp_plan(inst.shape.intermediate, inst.shape.hidden, inst.shape.tp, inst.shape.rank);
+    Planned pl{&inst, {}};
+    for (const auto& c : expand_combinations(inst.spec->dimensions)) {
+      if (c.padding == Padding::FromIOverTp && tp.shard_units == tp.units_loaded) continue;
+      if (!selected(result_id(inst, combination_id(c)), opt_.filters)) continue;
+      pl.combos.push_back(c);
+    }
+    total += static_cast<std::int64_t>(pl.combos.size());
+    if (!pl.combos.empty()) plan.push_back(std::move(pl));
+  }
+
+  if (opt_.list) {
+    for (const auto& pl : plan) fmt::print("{}  ({} combinations)\n", pl.instance->id(), pl.combos.size());
+    fmt::print("{} instances, {} combinations\n", plan.size(), total);
+    return exit_code::kPass;
+  }
+
+  std::filesystem::create_directories(opt_.out_dir);
+  const auto log_path = opt_.out_dir / "results.jsonl";
+  if (opt_.resume && std::filesystem::exists(log_path)) {
+    auto loaded = report::load_results_jsonl(log_path);
+    for (const auto& w : loaded.warnings) fmt::print(stderr, "mxguard matrix: {}\n", w);
+    for (auto& r : loaded.results) {
+      if (r.verdict == report::Verdict::Error) continue;  // errors are re-run
+      done_ids_.insert(r.id);
+      results_.push_back(std::move(r));
+    }
+    fmt::print(stderr, "mxguard matrix: resuming, {} results already in {}\n", done_ids_.size(), log_path.string());
+  } else {
+    std::filesystem::remove(log_path);
+  }
+  log_ = std::make_unique<report::ResultsLog>(log_path);
+
+  report::RunSummary summary;
+  summary.tool_version = "mxguard 0.1.0";
+  summary.started_at = utc_now();
+  summary.backend = opt_.backend;
+  for (const auto& c : cases) summary.case_files.push_back(c.file.string());
+
+  const int jobs = opt_.jobs > 0 ? opt_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  progress_ = std::make_unique<Progress>(total * (opt_.mutants ? 2 : 1), opt_.progress_tty);
+  progress_->skip(static_cast<std::int64_t>(done_ids_.size()));
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  const auto wall_start = std::chrono::steady_clock::now();
+
+  for (const auto& pl : plan) {
+    if (g_stop.load()) break;
+    const Instance& inst = *pl.instance;
+    std::vector<Combination> todo;
+    for (const auto& c : pl.combos)
+      if (!done_ids_.count(result_id(inst, combination_id(c)))) todo.push_back(c);
+    if (todo.empty() && !opt_.mutants) continue;
+
+    const CanonicalInputs inputs = generate_inputs(inst.shape, inst.tokens, inst.routing, inst.inputs, inst.seed);
+    const RankSlice slice = slice_rank(inputs, inst.shape);
+    const Tensor reference = reference_output(inputs, slice.plan, inst.shape);
+    InstanceContext ctx{&inst, &inputs, &slice, rank_geometry(slice), &reference,
+                        inputs.topk_ids.as<std::int32_t>()[0]};
+
+    // Work items: buffer groups of the combinations, then (with --mutants) every mutant on the
+    // derived-consistent combinations, whose unmutated verdict is PASS.
+    struct Item {
+      BufferGroup group;
+      std::string mutant;
+    };
+    std::vector<Item> items;
+    for (auto& g : group_by_buffers(todo)) items.push_back({std::move(g), ""});
+    if (opt_.mutants) {
+      std::vector<Combination> consistent;
+      for (const auto& c : pl.combos)
+        if (derive(c, ctx.geometry).consistent) consistent.push_back(c);
+      for (const auto& mu : builtin_mutants())
+        for (auto& g : group_by_buffers(consistent)) items.push_back({std::move(g), mu.name});
+    }
+
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      auto backend = make_worker_backend();
+      for (std::size_t i; !g_stop.load() && (i = next.fetch_add(1)) < items.size();) {
+        const auto& item = items[i];
+        FusedMoeProblem prepared;
+        try {
+          prepared = prepare_problem(slice, item.group.buffers, inst.shape);
+        } catch (const std::exception& e) {
+          for (const auto& c : item.group.members) {
+            report::CombinationResult r;
+            r.id = result_id(inst, combination_id(c)) + (item.mutant.empty() ? "" : "/mutant=" + item.mutant);
+            r.case_name = inst.spec->name;
+            r.shape = inst.shape.name;
+            r.dims = dimension_map(c);
+            r.mutant = item.mutant;
+            r.verdict = report::Verdict::Error;
+            r.message = std::string("preparing the device buffers failed: ") + e.what();
+            record(std::move(r));
+          }
+          continue;
+        }
+        for (const auto& c : item.group.members) {
+          if (g_stop.load()) break;
+          record(run_one(ctx, prepared, c, item.mutant, *backend));
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    progress_->instance_done(inst.id());
+  }
+
+  summary.interrupted = g_stop.load();
+  summary.finished_at = utc_now();
+  summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  summary.results = results_;
+  summary.mutants = score_mutants(results_);
+  progress_->close();
+  finish_reports(summary);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (summary.interrupted) {
+    fmt::print(stderr, "mxguard matrix: interrupted; partial report written to {} (rerun with --resume)\n",
+               opt_.out_dir.string());
+    return 130;
+  }
+  return report::compute_totals(summary).exit_code;
+}
+
+void Runner::finish_reports(report::RunSummary& summary) {
+  report::write_report_json(opt_.out_dir / "report.json", summary);
+  report::write_junit(opt_.out_dir / "junit.xml", summary);
+  report::write_markdown(opt_.out_dir / "summary.md", summary, std::getenv("GITHUB_STEP_SUMMARY"));
+  report::print_console_summary(stdout, summary);
+}
+
+}  // namespace
+
+int run_matrix(const RunOptions& options) { return Runner(options).run(); }
+
+}  // namespace mxg::matrix

@@ -1,0 +1,34 @@
+// `mxguard matrix`: runs every selected combination of every case instance on a backend, records
+// each result as it finishes (results.jsonl), and writes the reports at the end — also when
+// interrupted. Returns the process exit code (DESIGN.md "Exit codes").
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "kernels/backend/fused_moe.hpp"
+
+namespace mxg::matrix {
+
+struct RunOptions {
+  std::vector<std::filesystem::path> cases;
+  std::filesystem::path scenarios;       // cases/scenarios.json
+  std::string backend = "host";
+  BackendOptions backend_options;
+  bool isolate = false;                  // run each combination in a child `mxguard kernel run`
+  std::filesystem::path self_exe;        // this binary, for isolation
+  std::vector<std::string> filters;
+  int jobs = 0;                          // 0: every core
+  std::filesystem::path out_dir = "mxguard-out";
+  bool resume = false;
+  std::vector<std::uint64_t> seeds;      // overrides the cases' seeds when non-empty
+  bool list = false;
+  bool mutants = false;
+  bool progress_tty = false;             // a live progress line (stderr is a terminal)
+};
+
+int run_matrix(const RunOptions& options);
+
+}  // namespace mxg::matrix

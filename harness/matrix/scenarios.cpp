@@ -1,0 +1,81 @@
+// Loading and matching of named scenarios.
+#include "harness/matrix/scenarios.hpp"
+
+#include <algorithm>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "kernels/common/errors.hpp"
+
+namespace mxg::matrix {
+
+namespace {
+[[noreturn]] void fail(const std::filesystem::path& file, const std::string& pointer, const std::string& what) {
+  throw InputError(fmt::format("{}: {}: {}", file.string(), pointer, what));
+}
+std::string string_at(const nlohmann::json& j, const char* key, const std::filesystem::path& file,
+                      const std::string& pointer) {
+  if (!j.contains(key)) fail(file, pointer, fmt::format("missing \"{}\"", key));
+  if (!j.at(key).is_string()) fail(file, pointer + "/" + key, fmt::format("expected a string, found {}", j.at(key).dump()));
+  return j.at(key).get<std::string>();
+}
+}  // namespace
+
+std::vector<Scenario> load_scenarios(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open scenarios file", path.string()));
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
+  }
+  if (!doc.is_object() || !doc.contains("scenarios") || !doc["scenarios"].is_array())
+    fail(path, "", "expected an object with a \"scenarios\" array");
+  std::vector<Scenario> out;
+  for (std::size_t i = 0; i < doc["scenarios"].size(); ++i) {
+    const auto& s = doc["scenarios"][i];
+    const std::string ptr = fmt::format("/scenarios/{}", i);
+    if (!s.is_object()) fail(path, ptr, "expected an object");
+    for (const auto& [key, value] : s.items()) {
+      if (key != "name" && key != "comment" && key != "match" && key != "only_where")
+        fail(path, ptr + "/" + key, "unknown key (keys: name, comment, match, only_where)");
+    }
+    Scenario sc{string_at(s, "name", path, ptr), string_at(s, "comment", path, ptr), {}, false};
+    if (!s.contains("match") || !s["match"].is_object()) fail(path, ptr + "/match", "expected an object");
+    for (const auto& [dim, value] : s["match"].items()) {
+      const auto values = dimension_values(dim);
+      if (values.empty()) fail(path, ptr + "/match/" + dim, "unknown dimension");
+      if (!value.is_string() || std::find(values.begin(), values.end(), value.get<std::string>()) == values.end())
+        fail(path, ptr + "/match/" + dim,
+             fmt::format("expected one of {}, found {}", fmt::join(values, ", "), value.dump()));
+      sc.match[dim] = value.get<std::string>();
+    }
+    if (s.contains("only_where")) {
+      const auto cond = string_at(s, "only_where", path, ptr);
+      if (cond != "loaded-exceeds-i-over-tp")
+        fail(path, ptr + "/only_where", fmt::format("expected \"loaded-exceeds-i-over-tp\", found \"{}\"", cond));
+      sc.only_where_loaded_exceeds_i_over_tp = true;
+    }
+    out.push_back(std::move(sc));
+  }
+  return out;
+}
+
+std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenarios, const Combination& c,
+                                            const Geometry& g) {
+  const auto dims = dimension_map(c);
+  std::vector<std::string> names;
+  for (const auto& s : scenarios) {
+    const bool matches = std::all_of(s.match.begin(), s.match.end(),
+                                     [&](const auto& kv) { return dims.at(kv.first) == kv.second; });
+    if (!matches) continue;
+    if (s.only_where_loaded_exceeds_i_over_tp && g.loaded_units <= g.units_over_tp) continue;
+    names.push_back(s.name);
+  }
+  return names;
+}
+
+}  // namespace mxg::matrix

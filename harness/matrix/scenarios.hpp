@@ -1,0 +1,29 @@
+// Named historical scenarios (cases/scenarios.json): patterns over the matrix dimensions that
+// reproduce a past bug. Every combination realising one must be CAUGHT.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "harness/matrix/derivation.hpp"
+#include "harness/matrix/dimensions.hpp"
+
+namespace mxg::matrix {
+
+struct Scenario {
+  std::string name;
+  std::string comment;
+  std::map<std::string, std::string> match;  // dimension -> value
+  bool only_where_loaded_exceeds_i_over_tp = false;
+};
+
+// Throws InputError "FILE: /scenarios/2/match/gate_mode: ..." for unknown keys, dimensions or values.
+std::vector<Scenario> load_scenarios(const std::filesystem::path& path);
+
+// Names of the scenarios this combination realises at this geometry.
+std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenarios, const Combination& c,
+                                            const Geometry& g);
+
+}  // namespace mxg::matrix
