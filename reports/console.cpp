@@ -90,4 +90,9 @@ std::string format_console_summary(const RunSummary& run, std::size_t max_failur
   return s;
 }
 
+void print_console_summary(std::FILE* out, const RunSummary& run, std::size_t max_failures) {
+  std::fputs(format_console_summary(run, max_failures).c_str(), out);
+  std::fflush(out);
+}
+
 }  // namespace mxg::report

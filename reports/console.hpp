@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <ostream>
 #include <string>
 
@@ -18,5 +19,7 @@ void print_console_line(std::ostream& out, const CombinationResult& r);
 // The Markdown summary's facts, compact: status and exit code, verdict counts, margin (with its
 // warning), scenarios, mutation score, up to `max_failures` failures, what ran and how long.
 std::string format_console_summary(const RunSummary& run, std::size_t max_failures = 10);
+// Writes format_console_summary to `out` (e.g. stdout) and flushes.
+void print_console_summary(std::FILE* out, const RunSummary& run, std::size_t max_failures = 10);
 
 }  // namespace mxg::report

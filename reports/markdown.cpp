@@ -168,6 +168,13 @@ void write_markdown(const std::filesystem::path& path, const RunSummary& run, co
   write_file_atomically(path, render_markdown(run, options));
 }
 
+void write_markdown(const std::filesystem::path& path, const RunSummary& run, const char* step_summary_path,
+                    const MarkdownOptions& options) {
+  const std::string md = render_markdown(run, options);
+  write_file_atomically(path, md);
+  append_step_summary(md, step_summary_path);
+}
+
 bool append_step_summary(std::string_view markdown, const char* step_summary_path) {
   if (step_summary_path == nullptr || *step_summary_path == '\0') return false;
   // Other steps append to the same file and may not end theirs with a newline: the leading blank

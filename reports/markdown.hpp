@@ -22,6 +22,11 @@ std::string render_markdown(const RunSummary& run, const MarkdownOptions& option
 // Atomic replace. Cannot create -> mxg::InputError; write fails -> mxg::InfraError.
 void write_markdown(const std::filesystem::path& path, const RunSummary& run, const MarkdownOptions& options = {});
 
+// write_markdown, then append_step_summary of the same text: the runner's one call at the end of a run,
+// `write_markdown(dir / "summary.md", run, std::getenv("GITHUB_STEP_SUMMARY"))`.
+void write_markdown(const std::filesystem::path& path, const RunSummary& run, const char* step_summary_path,
+                    const MarkdownOptions& options = {});
+
 // Appends `markdown` to the file named by `step_summary_path`, the value of $GITHUB_STEP_SUMMARY
 // (pass std::getenv("GITHUB_STEP_SUMMARY")). Null or empty: does nothing and returns false.
 // The file cannot be opened -> mxg::InputError; a write fails -> mxg::InfraError.

@@ -1,4 +1,5 @@
 // Tests of the console printer: per-combination lines and the closing summary block.
+#include <cstdio>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -64,6 +65,17 @@ TEST(ConsoleSummary, CarriesTheSameFactsAsTheMarkdown) {
   ASSERT_NE(error, std::string::npos);
   EXPECT_LT(fail, blind);
   EXPECT_LT(blind, error);
+}
+
+TEST(ConsoleSummary, PrintWritesTheFormattedBlockToTheStream) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  print_console_summary(f, sample_run());
+  std::rewind(f);
+  std::string written;
+  for (int c; (c = std::fgetc(f)) != EOF;) written += static_cast<char>(c);
+  std::fclose(f);
+  EXPECT_EQ(written, format_console_summary(sample_run()));
 }
 
 TEST(ConsoleSummary, CleanRunHasNoWarningOrFailures) {

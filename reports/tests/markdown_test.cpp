@@ -104,6 +104,18 @@ TEST(StepSummary, AppendsAfterWhatOtherStepsWrote) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Markdown, WriteMarkdownWithAStepSummaryWritesBoth) {
+  const auto dir = fresh_temp_dir("markdown-and-step");
+  const auto step = dir / "step.md";
+  write_markdown(dir / "summary.md", sample_run(), step.c_str());
+  const std::string md = render_markdown(sample_run());
+  EXPECT_EQ(slurp(dir / "summary.md"), md);
+  EXPECT_EQ(slurp(step), "\n" + md);
+  write_markdown(dir / "again.md", sample_run(), static_cast<const char*>(nullptr));
+  EXPECT_EQ(slurp(step), "\n" + md) << "no step summary path: nothing appended";
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Markdown, WriteMarkdownWritesTheRenderedText) {
   const auto dir = fresh_temp_dir("markdown-write");
   write_markdown(dir / "summary.md", sample_run());
