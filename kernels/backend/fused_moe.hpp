@@ -40,10 +40,13 @@ struct FusedMoeProblem {
   std::int64_t hidden_size() const { return hidden_padded() - hidden_pad; }
   std::int64_t experts() const { return w13.dim(0); }
   std::int64_t intermediate_padded() const { return w13.dim(1) / 2; }
+  // Units the kernel computes: I_p minus the stated intermediate_pad (not what was loaded).
+  std::int64_t intermediate_size() const { return intermediate_padded() - intermediate_pad; }
   std::int64_t topk() const { return topk_ids.dim(1); }
 };
 
-// Checks every shape and dtype against the contract; throws InputError naming the field.
+// Checks every shape, dtype and value the contract constrains (including top-k ids in
+// [0, E)); throws InputError naming the field, the expected and the found value.
 void validate_problem(const FusedMoeProblem& p);
 
 struct BackendInfo {
@@ -69,10 +72,21 @@ class FusedMoeBackend {
 
 using BackendFactory = std::function<std::unique_ptr<FusedMoeBackend>(const BackendOptions&)>;
 
-// Backends register by name at static-initialisation time (see kernels/backend/registry.cpp).
-void register_backend(std::string name, BackendFactory factory);
+struct BackendRegistration {
+  std::string name;         // registry key, e.g. "host"
+  std::string description;  // one line for `mxguard kernel list`
+  BackendFactory factory;
+};
+
+// Registration is explicit, never by static objects (a static library would drop them): the
+// registry adds the built-in backends (host, external, and the GPU ones of
+// kernels/backend/gpu_hook.hpp when built) the first time any function below is called.
+// Registering a name twice throws std::invalid_argument.
+void register_backend(BackendRegistration registration);
 // InputError listing the registered names when `name` is unknown.
 std::unique_ptr<FusedMoeBackend> make_backend(std::string_view name, const BackendOptions& options = {});
-std::vector<std::string> backend_names();
+std::vector<std::string> backend_names();  // sorted
+// InputError listing the registered names when `name` is unknown.
+std::string backend_description(std::string_view name);
 
 }  // namespace mxg

@@ -1,0 +1,131 @@
+// The `external` backend (see external_backend.hpp and EXTERNAL_PROTOCOL.md): write the problem
+// file, run the command in a fresh temporary directory under a timeout, read y back.
+#include "kernels/backend/external_backend.hpp"
+
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "kernels/backend/builtin_backends.hpp"
+#include "kernels/backend/problem_file.hpp"
+#include "kernels/backend/subprocess.hpp"
+#include "kernels/common/errors.hpp"
+
+namespace mxg {
+namespace {
+
+constexpr int kTailLines = 20;
+
+// A private directory for one run, removed with everything in it when the run ends.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "mxguard-external-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw InfraError(fmt::format("external backend: cannot create a temporary directory {}: {}", pattern,
+                                   std::strerror(errno)));
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string output_excerpt(const proc::CommandResult& r) {
+  if (!r.stderr_tail.empty()) {
+    return fmt::format("last {} lines of its stderr:\n{}", kTailLines, proc::last_lines(r.stderr_tail, kTailLines));
+  }
+  if (!r.stdout_tail.empty()) {
+    return fmt::format("stderr was empty; last {} lines of its stdout:\n{}", kTailLines,
+                       proc::last_lines(r.stdout_tail, kTailLines));
+  }
+  return "it printed nothing";
+}
+
+class ExternalBackend final : public FusedMoeBackend {
+ public:
+  ExternalBackend(std::string command_template, double timeout_seconds)
+      : template_(std::move(command_template)), timeout_seconds_(timeout_seconds) {}
+
+  BackendInfo info() const override { return {"external", "external command", template_}; }
+
+  Tensor run(const FusedMoeProblem& problem) override {
+    validate_problem(problem);
+    TempDir dir;
+    const auto in = dir.path() / "problem.safetensors";
+    const auto out = dir.path() / "y.safetensors";
+    write_problem(in, problem);
+    const std::string command = substitute_command(template_, in.string(), out.string());
+    const proc::CommandResult r = proc::run_shell(command, dir.path(), timeout_seconds_);
+    if (!r.ok()) {
+      throw InfraError(fmt::format("external command failed ({}): {}\n{}", r.status(), command, output_excerpt(r)));
+    }
+    if (!std::filesystem::exists(out)) {
+      throw InfraError(fmt::format("external command exited 0 but wrote no {{out}} file {}: {}\n{}", out.string(),
+                                   command, output_excerpt(r)));
+    }
+    try {
+      return read_output(out, problem.tokens(), problem.hidden_size());
+    } catch (const InputError& e) {
+      throw InfraError(fmt::format("external command wrote a malformed output: {}\ncommand: {}\n{}", e.what(), command,
+                                   output_excerpt(r)));
+    }
+  }
+
+ private:
+  std::string template_;
+  double timeout_seconds_;
+};
+
+}  // namespace
+
+std::string substitute_command(std::string_view command_template, std::string_view in_path, std::string_view out_path) {
+  constexpr std::string_view kIn = "{in}", kOut = "{out}";
+  if (command_template.find(kIn) == std::string_view::npos || command_template.find(kOut) == std::string_view::npos) {
+    throw InputError(fmt::format("--kernel-cmd: '{}' must contain both {{in}} and {{out}}", command_template));
+  }
+  const std::string in = proc::shell_quote(in_path), out = proc::shell_quote(out_path);
+  std::string result;
+  for (std::size_t i = 0; i < command_template.size();) {
+    if (command_template.substr(i, kIn.size()) == kIn) {
+      result += in;
+      i += kIn.size();
+    } else if (command_template.substr(i, kOut.size()) == kOut) {
+      result += out;
+      i += kOut.size();
+    } else {
+      result += command_template[i++];
+    }
+  }
+  return result;
+}
+
+BackendRegistration external_backend_registration() {
+  return {"external",
+          "runs --kernel-cmd (e.g. an AITER adapter) on a problem file; see kernels/backend/EXTERNAL_PROTOCOL.md",
+          [](const BackendOptions& options) -> std::unique_ptr<FusedMoeBackend> {
+            if (options.kernel_cmd.empty()) {
+              throw InputError("--kernel-cmd: the external backend needs a command with {in} and {out}");
+            }
+            substitute_command(options.kernel_cmd, "", "");  // rejects a template without placeholders now
+            if (!(options.timeout_seconds > 0)) {
+              throw InputError(fmt::format("--timeout: {} s, expected a positive number", options.timeout_seconds));
+            }
+            return std::make_unique<ExternalBackend>(options.kernel_cmd, options.timeout_seconds);
+          }};
+}
+
+}  // namespace mxg
