@@ -113,6 +113,11 @@ void append_to_file(const std::filesystem::path& path, std::string_view data) {
 }
 
 std::string read_file(const std::filesystem::path& path) {
+  // An ifstream "opens" a directory and then reads nothing; say what is wrong instead.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError(fmt::format("{}: is a directory, not a file", path.string()));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open for reading: {}", path.string(), errno_text()));
   std::ostringstream bytes;

@@ -229,8 +229,9 @@ std::string render_junit(const RunSummary& run) {
       set_attr(tc, "classname", "mutants");
       set_attr(tc, "time", seconds_text(0));
       ++counts.tests;
-      const std::string detail = fmt::format("{}: detected by {} of {} combinations; {}", m.killed ? "killed" : "survived",
-                                             m.detecting, m.combinations, m.description);
+      const std::string detail = fmt::format("{}: detected by {} of {} combinations; {}",
+                                             m.killed ? "killed" : "survived", m.detecting, m.combinations,
+                                             m.description);
       if (m.killed) {
         add_text_child(tc, "system-out", detail);
       } else {

@@ -18,7 +18,7 @@ namespace mxg::report {
 // SKIPPED: not run on purpose (filtered, unsupported on this backend, known bug) — with a reason.
 enum class Verdict : std::uint8_t { Pass, Caught, Fail, Blind, Error, Skipped };
 inline constexpr std::array<Verdict, 6> kAllVerdicts = {Verdict::Pass,  Verdict::Caught, Verdict::Fail,
-                                                         Verdict::Blind, Verdict::Error,  Verdict::Skipped};
+                                                        Verdict::Blind, Verdict::Error,  Verdict::Skipped};
 std::string_view verdict_name(Verdict v);                 // "PASS", "CAUGHT", ...
 std::optional<Verdict> parse_verdict(std::string_view s);  // inverse
 

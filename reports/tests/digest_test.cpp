@@ -89,7 +89,8 @@ TEST(WorstFailures, FailByLargestNmseThenBlindBySmallestThenErrorById) {
 TEST(DescribeMargin, ExplainsAnUndefinedMarginAndTheFloor) {
   Totals t;
   t.counts = {{Verdict::Pass, 2}, {Verdict::Caught, 0}};
-  EXPECT_EQ(describe_margin(t), "not defined: it needs at least one PASS and one CAUGHT (this run has 2 PASS, 0 CAUGHT)");
+  EXPECT_EQ(describe_margin(t),
+            "not defined: it needs at least one PASS and one CAUGHT (this run has 2 PASS, 0 CAUGHT)");
   t.margin = 1e27;
   t.smallest_caught_nmse = 1e-3;
   t.largest_pass_nmse = 0;

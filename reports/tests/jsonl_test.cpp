@@ -168,6 +168,7 @@ TEST_F(ResultsJsonl, LinesOfAnotherSchemaAreRejected) {
 
 TEST_F(ResultsJsonl, UnopenablePathsAreInputErrors) {
   EXPECT_THROW((void)load_results_jsonl(dir_ / "absent.jsonl"), InputError);
+  EXPECT_THROW((void)load_results_jsonl(dir_), InputError);
   EXPECT_THROW(ResultsLog(dir_ / "no-such-dir" / "results.jsonl"), InputError);
 }
 

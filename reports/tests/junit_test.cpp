@@ -79,8 +79,8 @@ TEST(JUnit, OneSuitePerCaseInRunOrderThenMutants) {
   std::vector<std::string> names;
   for (pugi::xml_node suite : doc.child("testsuites").children("testsuite")) {
     names.push_back(suite.attribute("name").value());
-    EXPECT_STREQ(suite.child("properties").find_child_by_attribute("property", "name", "backend").attribute("value").value(),
-                 "host");
+    const pugi::xml_node backend = suite.child("properties").find_child_by_attribute("property", "name", "backend");
+    EXPECT_STREQ(backend.attribute("value").value(), "host");
   }
   EXPECT_EQ(names, (std::vector<std::string>{"small-a", "gptoss120b-tp2", "mutants"}));
 }
@@ -91,7 +91,8 @@ TEST(JUnit, EachVerdictMapsToItsJUnitOutcome) {
   std::map<std::string, pugi::xml_node> by_name;
   for (pugi::xml_node suite : doc.child("testsuites").children("testsuite")) {
     for (pugi::xml_node tc : suite.children("testcase")) {
-      EXPECT_TRUE(by_name.emplace(tc.attribute("name").value(), tc).second) << "duplicate " << tc.attribute("name").value();
+      const std::string name = tc.attribute("name").value();
+      EXPECT_TRUE(by_name.emplace(name, tc).second) << "duplicate " << name;
     }
   }
   for (const CombinationResult& r : run.results) {
