@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reports/result.hpp"
@@ -16,7 +18,7 @@ namespace mxg::matrix {
 // One tensor-parallel rank of a model's MoE layer. `intermediate` is the model's full I; the rank's
 // slice and padding follow LAYOUTS.md §4 (computed by kernels/layout's TP plan).
 struct ShapeSpec {
-  std::string name;             // e.g. "gptoss120b-tp8-r7" or "small-h128"
+  std::string name;             // e.g. "gptoss120b-tp8-r7" or "small-h128-tp2-r1"
   std::string model;            // "gptoss20b", "gptoss120b" or "custom"
   std::int64_t hidden = 0;      // H
   std::int64_t intermediate = 0;  // I (whole model)
@@ -28,10 +30,18 @@ struct ShapeSpec {
   float alpha = 1.702f;
 };
 
+// "<base>-tp<tp>-r<rank>", the name every expanded shape carries.
+std::string shape_name(std::string_view base, int tp, int rank);
+// A GPT-OSS model ("gptoss20b" or "gptoss120b") at one TP rank (LAYOUTS.md §2 sizes).
+// Throws InputError for another model name.
+ShapeSpec model_shape(std::string_view model, int tp, int rank);
+
 enum class Routing : std::uint8_t { Uniform, Skewed, OneExpert, SomeEmpty };
 enum class InputDist : std::uint8_t { Normal, Outliers, ZeroBlocks, ExtremeScales, NanScale };
-std::string routing_name(Routing r);
-std::string input_dist_name(InputDist d);
+std::string routing_name(Routing r);       // "uniform", "skewed", "one-expert", "some-empty"
+std::string input_dist_name(InputDist d);  // "normal", "outliers", "zero-blocks", "extreme-scales", "nan-scale"
+std::optional<Routing> parse_routing(std::string_view name);
+std::optional<InputDist> parse_input_dist(std::string_view name);
 
 struct CaseSpec {
   std::filesystem::path file;
@@ -46,11 +56,14 @@ struct CaseSpec {
   report::Tolerance tolerance;
   std::string tolerance_note;  // the calibration behind the numbers
   // Dimension name -> allowed values (a subset of each dimension's values); absent = all.
+  // Values are the dimension's value names; is_shuffled's JSON booleans become "true" / "false".
   std::map<std::string, std::vector<std::string>> dimensions;
 };
 
-// Loads one file or every *.json in a directory (sorted, recursively skipping schema/).
-// Throws mxg::InputError "FILE: /json/pointer: expected X, found Y" on the first violation.
+// Loads files and directories; a directory contributes every *.json below it (recursively,
+// sorted by path, skipping any directory named "schema"). Throws mxg::InputError on the first
+// violation: "FILE: /json/pointer: expected X, found Y" (schema and semantic checks alike),
+// "FILE:LINE:COLUMN: not valid JSON (byte B): ..." for a syntax error.
 std::vector<CaseSpec> load_cases(const std::vector<std::filesystem::path>& paths);
 
 }  // namespace mxg::matrix

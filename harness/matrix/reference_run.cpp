@@ -62,7 +62,7 @@ Tensor reference_output(const CanonicalInputs& in, const layout::TpPlan& plan, c
   c.topk = shape.topk;
   c.swiglu_limit = shape.swiglu_limit;
   c.alpha = shape.alpha;
-  const auto routing = ref::routing_from_tensors(in.topk_ids, in.topk_weights, c, in.hidden.dim(0), shape.name);
+  const auto routing = ref::routing_from_tensors(in.topk_ids, in.topk_weights, in.hidden.dim(0), c.topk, c.experts, shape.name);
   ref::ForwardOptions options;
   options.threads = 0;
   return ref::run_reference(c, w, in.hidden, routing, options, shape.name + " hidden").y;

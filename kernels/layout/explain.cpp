@@ -31,7 +31,7 @@ class ElementMap {
 class RowMap final : public ElementMap {
  public:
   explicit RowMap(const ExpertRows& g) {
-    name = "gate/up de-interleave";
+    name = "checkpoint rows [g0, u0, g1, u1, ...] <-> [gate | up] halves";
     a = b = {g.experts, g.rows, g.row_bytes};
   }
   Trace to_b(const Coord& c) const override {
@@ -56,7 +56,7 @@ class RowMap final : public ElementMap {
 class WeightMap final : public ElementMap {
  public:
   WeightMap(const ExpertRows& g, ShuffleOptions how) : how_(how) {
-    name = fmt::format("weight shuffle, {} tiles{}", tile_mode_name(how.mode), how.gate_up ? ", gate_up" : "");
+    name = fmt::format("{} tiles{}", tile_mode_name(how.mode), how.gate_up ? ", gate_up" : "");
     a = b = {g.experts, g.rows, g.row_bytes};
   }
   Trace to_b(const Coord& c) const override {
@@ -90,7 +90,7 @@ class WeightMap final : public ElementMap {
 class ScaleMap final : public ElementMap {
  public:
   ScaleMap(const ExpertRows& g, ShuffleOptions how) : m_(scale_shuffle_geometry(g, how)) {
-    name = fmt::format("scale shuffle, {}{}", tile_mode_name(how.mode), how.gate_up ? ", gate_up" : "");
+    name = fmt::format("{}{}", tile_mode_name(how.mode), how.gate_up ? ", gate_up" : "");
     a = {g.experts, g.rows, g.row_bytes};
     b = {1, m_.padded_rows(), m_.padded_cols()};
     b_note = fmt::format("the 2-D [padded rows, padded cols] scale tensor; padding is {:#04x}", kScalePadByte);
@@ -128,7 +128,7 @@ class ScaleMap final : public ElementMap {
 class TpMap final : public ElementMap {
  public:
   TpMap(ExpertTensor kind, const TpPlan& plan, std::int64_t experts) : plan_(plan), w_(tp_window(kind, plan, 1)) {
-    name = fmt::format("tp-slice of {} for rank {} of tp {}", expert_tensor_name(kind), plan.rank, plan.tp);
+    name = fmt::format("{}, rank {} of tp {}", expert_tensor_name(kind), plan.rank, plan.tp);
     a = {experts, w_.src_rows, w_.src_row_bytes};
     b = {experts, w_.dst_rows, w_.dst_row_bytes};
     b_note = fmt::format("this rank's zero-padded buffer (I_p = {}, H_p = {})", plan.intermediate_padded,
@@ -211,8 +211,8 @@ Explanation explain_transform(const TransformSpec& spec, const Shape& input_shap
   // The interleave transform is the de-interleave map read backwards; --inverse flips once more.
   const bool backwards = spec.inverse != (spec.transform == Transform::interleave);
   Explanation x;
-  x.transform = std::string(transform_name(spec.transform)) + (spec.inverse ? " --inverse" : "") + ": " + map->name +
-                (backwards ? ", inverse direction" : "");
+  x.transform = fmt::format("{}{} ({}{})", transform_name(spec.transform), spec.inverse ? " --inverse" : "",
+                            map->name, backwards ? "; read backwards" : "");
   x.input = backwards ? map->b : map->a;
   x.output = backwards ? map->a : map->b;
   (backwards ? x.input_note : x.output_note) = map->b_note;

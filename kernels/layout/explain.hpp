@@ -33,11 +33,11 @@ struct Trace {
 };
 
 struct Explanation {
-  std::string transform;       // "shuffle-weight, interleaved tiles, gate_up"
-  Grid input, output;          // the input and output tensors as element grids
+  std::string transform;               // "shuffle-weight (interleaved tiles, gate_up)"
+  Grid input, output;                  // the input and output tensors as element grids
   std::string input_note, output_note;  // what a grid is when it is not the tensor's own shape
-  Trace lands;                 // where the input element `at` lands in the output
-  Trace source;                // where the output element `at` came from in the input
+  Trace lands;                         // where the input element `at` lands in the output
+  Trace source;                        // where the output element `at` came from in the input
 };
 
 // Reads `input_shape` exactly as apply_transform would (InputError on the same bad shapes) and

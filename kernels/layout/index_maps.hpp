@@ -7,10 +7,17 @@
 #include <algorithm>
 #include <cstdint>
 
+// The formulas are also compiled into GPU kernels (kernels/hip), which read through them.
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define MXG_HOST_DEVICE __host__ __device__
+#else
+#define MXG_HOST_DEVICE
+#endif
+
 namespace mxg::layout {
 
-constexpr std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m * m; }
-constexpr std::int64_t ceil_div(std::int64_t x, std::int64_t m) { return (x + m - 1) / m; }
+MXG_HOST_DEVICE constexpr std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m * m; }
+MXG_HOST_DEVICE constexpr std::int64_t ceil_div(std::int64_t x, std::int64_t m) { return (x + m - 1) / m; }
 
 inline constexpr std::int64_t kTileRows = 16;   // weight tile: 16 rows x 16 bytes
 inline constexpr std::int64_t kTileBytes = 16;
@@ -18,24 +25,24 @@ inline constexpr std::int64_t kTileSize = kTileRows * kTileBytes;
 
 // §5 gate/up de-interleave of one expert with `rows` rows (even): checkpoint row 2j+h
 // (h = 0 gate, 1 up) becomes row h*n + j, n = rows/2.
-constexpr std::int64_t deinterleave_row(std::int64_t checkpoint_row, std::int64_t rows) {
+MXG_HOST_DEVICE constexpr std::int64_t deinterleave_row(std::int64_t checkpoint_row, std::int64_t rows) {
   return (checkpoint_row % 2) * (rows / 2) + checkpoint_row / 2;
 }
 // Inverse of deinterleave_row: which checkpoint row a [gate | up] row came from.
-constexpr std::int64_t interleave_row(std::int64_t separated_row, std::int64_t rows) {
+MXG_HOST_DEVICE constexpr std::int64_t interleave_row(std::int64_t separated_row, std::int64_t rows) {
   const std::int64_t n = rows / 2;
   return 2 * (separated_row % n) + separated_row / n;
 }
 
 // §6 first step of the interleaved-tiles shuffle with gate_up: [gate | up] halves of n rows each
 // become alternating 16-row blocks [G0, U0, G1, U1, ...]; n must be a multiple of 16.
-constexpr std::int64_t block_interleave_row(std::int64_t separated_row, std::int64_t rows) {
+MXG_HOST_DEVICE constexpr std::int64_t block_interleave_row(std::int64_t separated_row, std::int64_t rows) {
   const std::int64_t n = rows / 2;
   const std::int64_t h = separated_row / n, q = separated_row % n;
   return (q / kTileRows) * 2 * kTileRows + h * kTileRows + q % kTileRows;
 }
 // Inverse of block_interleave_row.
-constexpr std::int64_t block_deinterleave_row(std::int64_t blocked_row, std::int64_t rows) {
+MXG_HOST_DEVICE constexpr std::int64_t block_deinterleave_row(std::int64_t blocked_row, std::int64_t rows) {
   const std::int64_t n = rows / 2;
   const std::int64_t pair = blocked_row / (2 * kTileRows);
   const std::int64_t h = (blocked_row / kTileRows) % 2;
@@ -44,7 +51,7 @@ constexpr std::int64_t block_deinterleave_row(std::int64_t blocked_row, std::int
 
 // §6 separated-tiles weight shuffle: byte (r, c) of an expert with `row_bytes` (Kb) bytes per row
 // goes to this offset. Preconditions (checked by callers): rows % 16 == 0, Kb % 32 == 0.
-constexpr std::int64_t tile_shuffle_offset(std::int64_t r, std::int64_t c, std::int64_t row_bytes) {
+MXG_HOST_DEVICE constexpr std::int64_t tile_shuffle_offset(std::int64_t r, std::int64_t c, std::int64_t row_bytes) {
   return ((r / kTileRows) * (row_bytes / kTileBytes) + c / kTileBytes) * kTileSize +
          (r % kTileRows) * kTileBytes + c % kTileBytes;
 }
@@ -52,7 +59,7 @@ constexpr std::int64_t tile_shuffle_offset(std::int64_t r, std::int64_t c, std::
 struct RowCol {
   std::int64_t row, col;
 };
-constexpr RowCol tile_shuffle_source(std::int64_t offset, std::int64_t row_bytes) {
+MXG_HOST_DEVICE constexpr RowCol tile_shuffle_source(std::int64_t offset, std::int64_t row_bytes) {
   const std::int64_t tile = offset / kTileSize, in_tile = offset % kTileSize;
   const std::int64_t tiles_per_row = row_bytes / kTileBytes;
   return {(tile / tiles_per_row) * kTileRows + in_tile / kTileBytes,
@@ -62,11 +69,11 @@ constexpr RowCol tile_shuffle_source(std::int64_t offset, std::int64_t row_bytes
 // §7 scale shuffle (separated formula) for E8M0 byte (r, j) of a [rows, cols] matrix whose cols
 // are padded to `padded_cols` (a multiple of 8) and rows to a multiple of 32: 32-row x 8-column
 // blocks, inside a block ordered (j%4, r%16, (j%8)/4, (r%32)/16).
-constexpr std::int64_t scale_shuffle_offset(std::int64_t r, std::int64_t j, std::int64_t padded_cols) {
+MXG_HOST_DEVICE constexpr std::int64_t scale_shuffle_offset(std::int64_t r, std::int64_t j, std::int64_t padded_cols) {
   return (((((r / 32) * (padded_cols / 8) + j / 8) * 4 + j % 4) * 16 + r % 16) * 2 + (j % 8) / 4) * 2 +
          (r % 32) / 16;
 }
-constexpr RowCol scale_shuffle_source(std::int64_t offset, std::int64_t padded_cols) {
+MXG_HOST_DEVICE constexpr RowCol scale_shuffle_source(std::int64_t offset, std::int64_t padded_cols) {
   const std::int64_t row_half = offset % 2;
   const std::int64_t col_half = (offset / 2) % 2;
   const std::int64_t r16 = (offset / 4) % 16;
@@ -79,11 +86,11 @@ constexpr RowCol scale_shuffle_source(std::int64_t offset, std::int64_t padded_c
 // §6 complete weight map of one expert: byte (r, c) of the plain matrix ([gate | up] rows for w13)
 // -> offset in the shuffled expert. `block_interleave` is interleaved tiles with gate_up; without
 // it both tile modes are the separated formula.
-constexpr std::int64_t weight_shuffle_offset(std::int64_t r, std::int64_t c, std::int64_t rows,
+MXG_HOST_DEVICE constexpr std::int64_t weight_shuffle_offset(std::int64_t r, std::int64_t c, std::int64_t rows,
                                              std::int64_t row_bytes, bool block_interleave) {
   return tile_shuffle_offset(block_interleave ? block_interleave_row(r, rows) : r, c, row_bytes);
 }
-constexpr RowCol weight_shuffle_source(std::int64_t offset, std::int64_t rows, std::int64_t row_bytes,
+MXG_HOST_DEVICE constexpr RowCol weight_shuffle_source(std::int64_t offset, std::int64_t rows, std::int64_t row_bytes,
                                        bool block_interleave) {
   RowCol rc = tile_shuffle_source(offset, row_bytes);
   if (block_interleave) rc.row = block_deinterleave_row(rc.row, rows);
@@ -97,8 +104,8 @@ inline constexpr std::int64_t kScaleBlockRows = 32;
 inline constexpr std::int64_t kScaleBlockCols = 8;
 inline constexpr std::int64_t kScaleRowPadding = 256;
 inline constexpr std::uint8_t kScalePadByte = 0x7F;
-constexpr std::int64_t scale_padded_cols(std::int64_t cols) { return round_up(cols, kScaleBlockCols); }
-constexpr std::int64_t separated_scale_padded_rows(std::int64_t stacked_rows) {
+MXG_HOST_DEVICE constexpr std::int64_t scale_padded_cols(std::int64_t cols) { return round_up(cols, kScaleBlockCols); }
+MXG_HOST_DEVICE constexpr std::int64_t separated_scale_padded_rows(std::int64_t stacked_rows) {
   return round_up(stacked_rows, kScaleRowPadding);
 }
 

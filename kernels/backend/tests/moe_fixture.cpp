@@ -64,6 +64,11 @@ CanonicalMoe make_canonical(const MoeShape& s, std::uint64_t seed) {
 }
 
 std::vector<double> expected_output(const CanonicalMoe& m, std::int64_t units_used, double limit, double alpha) {
+  return expected_output(m, Expectation{0, units_used, true, limit, alpha});
+}
+
+std::vector<double> expected_output(const CanonicalMoe& m, const Expectation& what) {
+  const double limit = what.swiglu_limit, alpha = what.alpha;
   const auto& s = m.shape;
   const auto H = s.hidden, I = s.units;
   std::vector<double> y(static_cast<std::size_t>(s.tokens * H), 0.0);
@@ -87,11 +92,12 @@ std::vector<double> expected_output(const CanonicalMoe& m, std::int64_t units_us
         }
         const double gate = std::min(h[0], limit);
         const double up = std::clamp(h[1], -limit, limit);
-        act[static_cast<std::size_t>(u)] = u < units_used ? (up + 1.0) * gate / (1.0 + std::exp(-alpha * gate)) : 0.0;
+        const bool used = u >= what.unit_begin && u < what.unit_end;
+        act[static_cast<std::size_t>(u)] = used ? (up + 1.0) * gate / (1.0 + std::exp(-alpha * gate)) : 0.0;
       }
       for (std::int64_t o = 0; o < H; ++o) {
         const std::int64_t row = e * H + o;
-        double acc = m.w2_bias[static_cast<std::size_t>(row)];
+        double acc = what.down_bias ? m.w2_bias[static_cast<std::size_t>(row)] : 0.0;
         for (std::int64_t u = 0; u < I; ++u) {
           acc += dequant(&m.w2[static_cast<std::size_t>(row * I / 2)], &m.w2_scale[static_cast<std::size_t>(row * I / 32)], u) *
                  act[static_cast<std::size_t>(u)];

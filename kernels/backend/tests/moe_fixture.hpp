@@ -36,7 +36,18 @@ struct CanonicalMoe {
 // so the clamp at 7 is sometimes active), biases and inputs normal.
 CanonicalMoe make_canonical(const MoeShape& shape, std::uint64_t seed);
 
-// y [T][H] in fp64. Only units < units_used contribute (a kernel told to skip the others).
+// What one kernel run should compute from the canonical layer: the units in [unit_begin,
+// unit_end) (one TP rank's slice, minus any a kernel skips), the down-proj bias or not (TP ranks
+// other than 0 have it zeroed).
+struct Expectation {
+  std::int64_t unit_begin = 0, unit_end = 0;
+  bool down_bias = true;
+  double swiglu_limit = 7.0, alpha = 1.702;
+};
+
+// y [T][H] in fp64.
+std::vector<double> expected_output(const CanonicalMoe& m, const Expectation& what);
+// Units [0, units_used) contribute (a kernel told to skip the others), with the down bias.
 std::vector<double> expected_output(const CanonicalMoe& m, std::int64_t units_used, double swiglu_limit = 7.0,
                                     double alpha = 1.702);
 
