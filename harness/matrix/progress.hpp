@@ -15,6 +15,8 @@ class Progress {
  public:
   Progress(std::int64_t total, bool tty);
   void skip(std::int64_t n);  // results already done (--resume)
+  // More work found while running (mutants: known only once an instance's geometry is derived).
+  void add_to_total(std::int64_t n) { total_ += n; }
   void finished(const report::CombinationResult& r);
   void instance_done(const std::string& instance_id);
   void close();  // ends the live line

@@ -228,7 +228,7 @@ int Runner::run() {
   for (const auto& c : cases) summary.case_files.push_back(c.file.string());
 
   const int jobs = opt_.jobs > 0 ? opt_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  progress_ = std::make_unique<Progress>(total * (opt_.mutants ? 2 : 1), opt_.progress_tty);
+  progress_ = std::make_unique<Progress>(total, opt_.progress_tty);
   progress_->skip(static_cast<std::int64_t>(done_ids_.size()));
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
@@ -262,6 +262,7 @@ int Runner::run() {
         if (derive(c, ctx.geometry).consistent) consistent.push_back(c);
       for (const auto& mu : builtin_mutants())
         for (auto& g : group_by_buffers(consistent)) items.push_back({std::move(g), mu.name});
+      progress_->add_to_total(static_cast<std::int64_t>(consistent.size() * builtin_mutants().size()));
     }
 
     std::atomic<std::size_t> next{0};
