@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "mxguard: accuracy-regression harness for MXFP4 fused-MoE kernels.\n"
       "Runs the kernels under every combination of gate mode x is_shuffled x weight preparation x\n"
-      "padding x shape against an independent Eigen reference, and probes a live server on GSM8K.\n"
+      "padding x shape against an independent Eigen reference.\n"
       "Exit codes: 0 pass, 1 regression (FAIL/BLIND), 2 usage or input error, 3 infrastructure error.",
       "mxguard"};
   app.require_subcommand(1);
