@@ -112,14 +112,16 @@ void mutation_section(std::string& md, const RunSummary& run, const Totals& t) {
   }
   md += fmt::format("Killed {} of {} ({:.0f}%).\n\n", t.mutants_killed, t.mutants_total,
                     100.0 * static_cast<double>(t.mutants_killed) / static_cast<double>(t.mutants_total));
-  const auto survivors = surviving_mutants(run);
-  if (survivors.empty()) return;
-  md += "Survivors (no combination that passes unmutated stopped passing):\n\n";
-  for (const MutantResult* m : survivors) {
-    md += fmt::format("- {}: {} (detected by {} of {} combinations)\n", code(m->name), inline_text(m->description),
-                      m->detecting, m->combinations);
+  // Per mutant, how many of the combinations it ran in detected it: a mutant killed only at larger
+  // T is a sensitivity limit of the smaller cases worth knowing about, even though it counts as killed.
+  md += "| mutant | injected bug | detected in | status |\n|---|---|---:|---|\n";
+  for (const MutantResult& m : run.mutants) {
+    md += fmt::format("| {} | {} | {} of {} | {} |\n", code(m.name), inline_text(m.description), m.detecting,
+                      m.combinations, m.killed ? "killed" : "**survived**");
   }
   md += "\n";
+  if (!surviving_mutants(run).empty())
+    md += "A survivor is a finding: add a case that exposes it or tighten a tolerance (cases/README.md).\n\n";
 }
 
 void failure_entry(std::string& md, const CombinationResult& r) {
