@@ -1,6 +1,7 @@
 // Tensor-parallel slicing: the per-kind windows of LAYOUTS.md §4 and the copy into padded buffers.
 #include "kernels/layout/tp_slice.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -163,16 +164,22 @@ void tp_slice(std::span<const std::byte> src, std::span<std::byte> dst, std::int
               Threads threads) {
   require_buffer_size(src.size(), experts * w.src_rows * w.src_row_bytes, "source");
   require_buffer_size(dst.size(), experts * w.dst_rows * w.dst_row_bytes, "destination");
-  std::memset(dst.data(), 0, dst.size());
-  const auto copy_bytes = static_cast<std::size_t>(w.byte_end - w.byte_begin);
-  if (w.row_end <= w.row_begin || copy_bytes == 0) return;
+  const auto copy_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, w.byte_end - w.byte_begin));
+  const std::int64_t copied_rows = copy_bytes == 0 ? 0 : std::max<std::int64_t>(0, w.row_end - w.row_begin);
+  const auto row_bytes = static_cast<std::size_t>(w.dst_row_bytes);
+  // Each destination byte is written once, by the thread that owns its expert: the slice, then the
+  // zero padding after it in the row, then the zero rows (a memset of the whole buffer first would
+  // write it twice, and serially).
   parallel_for(experts, static_cast<std::int64_t>(dst.size()), threads, [&](std::int64_t e0, std::int64_t e1) {
     for (std::int64_t e = e0; e < e1; ++e) {
       const std::byte* s = src.data() + e * w.src_rows * w.src_row_bytes;
       std::byte* d = dst.data() + e * w.dst_rows * w.dst_row_bytes;
-      for (std::int64_t r = w.row_begin; r < w.row_end; ++r) {
-        std::memcpy(d + (r - w.row_begin) * w.dst_row_bytes, s + r * w.src_row_bytes + w.byte_begin, copy_bytes);
+      for (std::int64_t r = 0; r < copied_rows; ++r) {
+        std::byte* row = d + r * w.dst_row_bytes;
+        std::memcpy(row, s + (w.row_begin + r) * w.src_row_bytes + w.byte_begin, copy_bytes);
+        std::memset(row + copy_bytes, 0, row_bytes - copy_bytes);
       }
+      std::memset(d + copied_rows * w.dst_row_bytes, 0, static_cast<std::size_t>(w.dst_rows - copied_rows) * row_bytes);
     }
   });
 }
