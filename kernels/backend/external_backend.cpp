@@ -1,5 +1,6 @@
 // The `external` backend (see external_backend.hpp and EXTERNAL_PROTOCOL.md): write the problem
-// file, run the command in a fresh temporary directory under a timeout, read y back.
+// file into a fresh temporary directory, run the command (from the current directory) under a timeout,
+// read y back.
 #include "kernels/backend/external_backend.hpp"
 
 #include <stdlib.h>
@@ -69,7 +70,9 @@ class ExternalBackend final : public FusedMoeBackend {
     const auto out = dir.path() / "y.safetensors";
     write_problem(in, problem);
     const std::string command = substitute_command(template_, in.string(), out.string());
-    const proc::CommandResult r = proc::run_shell(command, dir.path(), timeout_seconds_);
+    // The command runs where mxguard was started, so relative paths in --kernel-cmd (the documented
+    // 'python3 ci/adapters/aiter_fused_moe.py {in} {out}') resolve as the user typed them.
+    const proc::CommandResult r = proc::run_shell(command, std::filesystem::current_path(), timeout_seconds_);
     if (!r.ok()) {
       throw InfraError(fmt::format("external command failed ({}): {}\n{}", r.status(), command, output_excerpt(r)));
     }

@@ -2,6 +2,7 @@
 // `mxguard kernel run --backend host`) must give the host backend's exact bytes; failing,
 // hanging and lying commands are InfraErrors showing the status and the command's stderr tail.
 #include <chrono>
+#include <filesystem>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -88,11 +89,12 @@ TEST(ExternalBackend, MalformedMissingOrWrongOutputIsAnInfraError) {
   EXPECT_THAT(infra_error("cp {in} {out}"), HasSubstr("'y'"));
 }
 
-TEST(ExternalBackend, CommandSeesQuotedPathsInItsOwnDirectory) {
-  // The command checks its working directory holds the input it was given, then succeeds
-  // through the host adapter.
-  const Tensor y = run_external("test \"$(cd \"$(dirname {in})\" && pwd -P)\" = \"$(pwd -P)\" && test -s {in} && " +
-                                host_adapter_command());
+TEST(ExternalBackend, CommandRunsInTheCallersDirectoryWithQuotedPaths) {
+  // The command runs where mxguard was started (so relative adapter paths resolve), and gets
+  // absolute paths to an existing input; it checks both, then succeeds through the host adapter.
+  const std::string here = std::filesystem::current_path().string();
+  const Tensor y = run_external("test \"$(pwd -P)\" = \"$(cd '" + here + "' && pwd -P)\" && test -s {in} && " +
+                                "case {in} in /*) true ;; *) false ;; esac && " + host_adapter_command());
   EXPECT_EQ(y.shape(), (Shape{5, 96}));
 }
 
