@@ -58,19 +58,23 @@ def problem_metadata(**overrides: str) -> dict[str, str]:
     return {k: v for k, v in meta.items() if v is not None}
 
 
+BF16_ONE = b"\x80\x3f"  # 1.0 in bfloat16, little endian
+
+
 def write_safetensors(path: str, tensors: dict[str, tuple[str, list[int]]], metadata: dict[str, str]) -> None:
-    """An independent minimal safetensors writer: 8-byte length, JSON header, zero-filled data."""
+    """An independent minimal safetensors writer: 8-byte length, JSON header, data. Every tensor is
+    zeros except `hidden`, which is all 1.0 so an output derived from it is recognisable."""
     header: dict = {"__metadata__": metadata}
-    offset = 0
+    data = bytearray()
     for name, (dtype, shape) in tensors.items():
         size = ITEM[dtype]
         for d in shape:
             size *= d
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
-        offset += size
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + size]}
+        data += BF16_ONE * (size // 2) if name == "hidden" and dtype == "BF16" else bytes(size)
     blob = json.dumps(header).encode()
     with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)) + blob + bytes(offset))
+        f.write(struct.pack("<Q", len(blob)) + blob + bytes(data))
 
 
 class AdapterTest(unittest.TestCase):
@@ -237,6 +241,92 @@ class AdapterTest(unittest.TestCase):
         r = subprocess.run([sys.executable, str(ADAPTER), "--help"], capture_output=True, text=True, check=False)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("EXTERNAL_PROTOCOL.md", r.stdout)
+
+
+def _torch_with_gpu() -> bool:
+    try:
+        import safetensors.torch  # noqa: F401
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@unittest.skipUnless(_torch_with_gpu(), "needs torch, safetensors and a GPU")
+class TorchPlumbingTest(unittest.TestCase):
+    """The adapter's real torch/safetensors path around a stand-in for aiter.fused_moe that records its
+    arguments and returns 2 * hidden_states: checks what reaches AITER and what is written as y. On a
+    non-ROCm GPU the device check is bypassed; AITER itself is not exercised."""
+
+    def setUp(self) -> None:
+        import torch
+
+        self.torch = torch
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.path = os.path.join(self.dir.name, "problem.safetensors")
+        self.out = os.path.join(self.dir.name, "y.safetensors")
+        self.calls: list[dict] = []
+
+        def fake_fused_moe(hidden_states, w1, w2, topk_weight, topk_ids, expert_mask=None, activation=None,
+                           quant_type=None, doweight_stage1=False, w1_scale=None, w2_scale=None, a1_scale=None,
+                           a2_scale=None, hidden_pad=0, intermediate_pad=0, bias1=None, bias2=None,
+                           swiglu_limit=None, gate_mode="separated"):
+            self.calls.append(dict(locals()))
+            return hidden_states * 2
+
+        fake_aiter = mock.MagicMock()
+        fake_aiter.dtypes.fp4x2 = getattr(torch, "float4_e2m1fn_x2", torch.uint8)
+        fake_aiter.__version__ = "stand-in"
+        fake_fm = mock.MagicMock()
+        fake_fm.fused_moe = fake_fused_moe
+        fake_fm.GateMode = lambda value: mock.MagicMock(value=value)
+        self.modules = {"aiter": fake_aiter, "aiter.fused_moe": fake_fm, "aiter.ops.flydsl.moe_common": None}
+
+    def run_adapter(self, shuffled: bool, gate_mode: str) -> tuple[int, str]:
+        write_safetensors(self.path, problem_tensors(shuffled),
+                          problem_metadata(is_shuffled="true" if shuffled else "false", gate_mode=gate_mode))
+        err = io.StringIO()
+        with mock.patch.dict(sys.modules, self.modules), \
+                mock.patch.object(adapter, "check_device", return_value="stand-in"), \
+                contextlib.redirect_stderr(err):
+            code = adapter.main([self.path, self.out])
+        return code, err.getvalue()
+
+    def test_shuffled_interleaved_problem_reaches_aiter_as_sglang_passes_it(self) -> None:
+        torch = self.torch
+        code, err = self.run_adapter(shuffled=True, gate_mode="interleave")
+        self.assertEqual(code, 0, err)
+        (call,) = self.calls
+        self.assertTrue(getattr(call["w1"], "is_shuffled", False))
+        self.assertTrue(getattr(call["w2"], "is_shuffled", False))
+        self.assertEqual(call["w1"].dtype, getattr(torch, "float4_e2m1fn_x2", torch.uint8))
+        self.assertEqual(tuple(call["w1"].shape), (E, 2 * IP, HP // 2))
+        self.assertTrue(call["w1"].is_cuda)
+        self.assertEqual(call["w1_scale"].dtype, torch.uint8)
+        self.assertEqual(call["topk_ids"].dtype, torch.int32)
+        self.assertEqual(call["topk_weight"].dtype, torch.float32)
+        self.assertEqual(call["bias1"].dtype, torch.float32)
+        self.assertEqual((call["hidden_pad"], call["intermediate_pad"]), (16, 8))
+        self.assertEqual(call["gate_mode"], "interleave")
+        self.assertEqual(call["swiglu_limit"], 7.0)
+        self.assertIsNone(call["expert_mask"])
+        self.assertFalse(call["doweight_stage1"])
+
+        import safetensors.torch
+
+        y = safetensors.torch.load_file(self.out)["y"]
+        self.assertEqual(y.dtype, torch.bfloat16)
+        self.assertEqual(tuple(y.shape), (T, HP - 16))
+        self.assertTrue(bool((y == 2).all()))
+
+    def test_unshuffled_problem_carries_no_flag(self) -> None:
+        code, err = self.run_adapter(shuffled=False, gate_mode="separated")
+        self.assertEqual(code, 0, err)
+        (call,) = self.calls
+        self.assertFalse(getattr(call["w1"], "is_shuffled", False))
+        self.assertFalse(getattr(call["w2"], "is_shuffled", False))
+        self.assertEqual(call["gate_mode"], "separated")
 
 
 if __name__ == "__main__":
