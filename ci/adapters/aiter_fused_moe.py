@@ -388,7 +388,9 @@ def gate_mode_arguments(stack: Stack, gate_mode: str) -> dict[str, str]:
     except (ImportError, AttributeError):
         # aiter.fused_moe defines the same enum when FlyDSL is absent. SGLang then omits the argument
         # (AITER's default, separated); passing the contract's mode keeps interleaved problems honest.
-        gate_mode_enum = importlib.import_module("aiter.fused_moe").GateMode
+        gate_mode_enum = getattr(importlib.import_module("aiter.fused_moe"), "GateMode", None)
+    if gate_mode_enum is None:
+        return {"gate_mode": gate_mode}  # fused_moe converts the string with GateMode(value) itself
     return {"gate_mode": gate_mode_enum(gate_mode).value}
 
 
