@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -186,12 +188,13 @@ int Runner::run() {
     std::vector<Combination> combos;
   };
   std::vector<Planned> plan;
-  std::int64_t total = 0;
+  std::int64_t total = 0, unfiltered = 0;
   for (const auto& inst : instances) {
     const auto tp = layout::tp_plan(inst.shape.intermediate, inst.shape.hidden, inst.shape.tp, inst.shape.rank);
     Planned pl{&inst, {}};
     for (const auto& c : expand_combinations(inst.spec->dimensions)) {
       if (c.padding == Padding::FromIOverTp && tp.shard_units == tp.units_loaded) continue;
+      ++unfiltered;
       if (!selected(result_id(inst, combination_id(c)), opt_.filters)) continue;
       pl.combos.push_back(c);
     }
@@ -199,11 +202,31 @@ int Runner::run() {
     if (!pl.combos.empty()) plan.push_back(std::move(pl));
   }
 
+  // Selecting nothing would otherwise be an empty, passing run: a typo in CI's --filter must not
+  // turn the job green.
+  if (total == 0) {
+    if (unfiltered == 0) {
+      throw InputError("the case files select no combination (padding from-i-over-tp is dropped where it "
+                       "equals the correct padding)");
+    }
+    std::string filters;
+    for (const auto& f : opt_.filters) filters += (filters.empty() ? "'" : ", '") + f + "'";
+    throw InputError(
+        fmt::format("--filter {}: selects none of the {} combinations of the case files", filters, unfiltered));
+  }
+
   if (opt_.list) {
     for (const auto& pl : plan) fmt::print("{}  ({} combinations)\n", pl.instance->id(), pl.combos.size());
     fmt::print("{} instances, {} combinations\n", plan.size(), total);
     return exit_code::kPass;
   }
+
+  // The workers' backends are made here, on this thread, before anything is written: an unknown
+  // backend or a missing device is an error of the whole run (exit 2 or 3), not an exception escaping
+  // a worker thread (which would abort the process).
+  const int jobs = opt_.jobs > 0 ? opt_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::unique_ptr<FusedMoeBackend>> backends;
+  for (int j = 0; j < jobs; ++j) backends.push_back(make_worker_backend());
 
   std::filesystem::create_directories(opt_.out_dir);
   const auto log_path = opt_.out_dir / "results.jsonl";
@@ -222,12 +245,11 @@ int Runner::run() {
   log_ = std::make_unique<report::ResultsLog>(log_path);
 
   report::RunSummary summary;
-  summary.tool_version = "mxguard 0.1.0";
+  summary.tool_version = "0.1.0";  // printers prefix "mxguard"
   summary.started_at = utc_now();
   summary.backend = opt_.backend;
   for (const auto& c : cases) summary.case_files.push_back(c.file.string());
 
-  const int jobs = opt_.jobs > 0 ? opt_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   progress_ = std::make_unique<Progress>(total, opt_.progress_tty);
   progress_->skip(static_cast<std::int64_t>(done_ids_.size()));
   std::signal(SIGINT, on_interrupt);
@@ -260,14 +282,20 @@ int Runner::run() {
       std::vector<Combination> consistent;
       for (const auto& c : pl.combos)
         if (derive(c, ctx.geometry).consistent) consistent.push_back(c);
-      for (const auto& mu : builtin_mutants())
-        for (auto& g : group_by_buffers(consistent)) items.push_back({std::move(g), mu.name});
-      progress_->add_to_total(static_cast<std::int64_t>(consistent.size() * builtin_mutants().size()));
+      for (const auto& mu : builtin_mutants()) {
+        // A resumed run skips mutant runs it already has, like any other finished combination.
+        std::vector<Combination> mutant_todo;
+        for (const auto& c : consistent)
+          if (!done_ids_.count(result_id(inst, combination_id(c)) + "/mutant=" + mu.name)) mutant_todo.push_back(c);
+        for (auto& g : group_by_buffers(mutant_todo)) items.push_back({std::move(g), mu.name});
+        progress_->add_to_total(static_cast<std::int64_t>(mutant_todo.size()));
+      }
     }
 
     std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-      auto backend = make_worker_backend();
+    std::exception_ptr worker_failure;  // the first exception a worker did not turn into a result
+    std::mutex failure_mu;
+    auto work = [&](FusedMoeBackend& backend) {
       for (std::size_t i; !g_stop.load() && (i = next.fetch_add(1)) < items.size();) {
         const auto& item = items[i];
         FusedMoeProblem prepared;
@@ -289,14 +317,26 @@ int Runner::run() {
         }
         for (const auto& c : item.group.members) {
           if (g_stop.load()) break;
-          record(run_one(ctx, prepared, c, item.mutant, *backend));
+          record(run_one(ctx, prepared, c, item.mutant, backend));
         }
       }
     };
+    // An exception leaving a thread would terminate the process; it stops the others and is
+    // rethrown here instead (e.g. results.jsonl cannot be written: an infrastructure error).
+    auto worker = [&](FusedMoeBackend& backend) {
+      try {
+        work(backend);
+      } catch (...) {
+        std::lock_guard lock(failure_mu);
+        if (!worker_failure) worker_failure = std::current_exception();
+        next.store(items.size());
+      }
+    };
     std::vector<std::thread> threads;
-    for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
-    worker();
+    for (int j = 1; j < jobs; ++j) threads.emplace_back(worker, std::ref(*backends[static_cast<std::size_t>(j)]));
+    worker(*backends[0]);
     for (auto& t : threads) t.join();
+    if (worker_failure) std::rethrow_exception(worker_failure);
     progress_->instance_done(inst.id());
   }
 
