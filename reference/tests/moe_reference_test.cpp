@@ -189,7 +189,9 @@ TEST(MoeReference, HandWorkedCaseThroughTheWeights) {
   const std::vector<double> y = tensor_values(run(layer, x, 1, Precision::F64).y);
   EXPECT_NEAR(y[3], 1.050541968, 1e-9);
   for (std::int64_t h = 0; h < H; ++h) {
-    if (h != 3) EXPECT_EQ(y[h], 0.0) << h;
+    if (h != 3) {
+      EXPECT_EQ(y[h], 0.0) << h;
+    }
   }
 }
 
