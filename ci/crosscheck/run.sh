@@ -4,6 +4,8 @@
 # (safetensors_roundtrip.py) and the torch view/permute form of the layouts (layout_vs_torch.py).
 # Needs python3 with torch, transformers and safetensors (no GPU).
 #   ci/crosscheck/run.sh [OUT_DIR] [--quick]
+# The build needs the project's dependencies (fmt, CLI11, Eigen3, nlohmann_json, valijson, pugixml); where
+# they are not installed, point CMake at them: MXG_CMAKE_ARGS="-DCMAKE_PREFIX_PATH=/opt/valijson;/opt/pugixml".
 # Env: MXG_JOBS (build jobs, default nproc), MXG_CMAKE_ARGS (extra configure arguments),
 #      MXG_WORK (scratch folder, default a temporary one).
 # Writes OUT_DIR/{configure,build,crosscheck,transformers_source}.log, one JSON per script and
