@@ -78,8 +78,8 @@ std::string one_line_reason(const CombinationResult& r) {
       return fmt::format("FAIL: consistent layout mismatches the reference: {}; hotspots {}", broken_text,
                          describe_hotspots(r.hotspots, 1));
     case Verdict::Blind:
-      return fmt::format("BLIND: layout expected inconsistent{} but every metric is within tolerance: nmse {} <= {}",
-                         why, format_sci(r.metrics.nmse), format_sci(r.tolerance.nmse));
+      return fmt::format("BLIND: layout expected inconsistent{} but every metric is within tolerance: {}", why,
+                         describe_metrics(r.metrics, r.tolerance));
     case Verdict::Error: return fmt::format("ERROR: {}", r.message.empty() ? "no reason recorded" : r.message);
     case Verdict::Skipped: return fmt::format("SKIPPED: {}", r.message.empty() ? "no reason recorded" : r.message);
   }

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -106,7 +107,7 @@ class Runner {
   std::vector<report::CombinationResult> results_;
   std::mutex mu_;
   std::unique_ptr<Progress> progress_;
-  BackendInfo backend_info_;
+  std::optional<BackendInfo> isolated_info_;  // the real backend's info when combinations run in children
 };
 
 std::unique_ptr<FusedMoeBackend> Runner::make_worker_backend() const {
@@ -138,7 +139,7 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
   const Derivation d = derive(combo, ctx.geometry);
   r.expected_consistent = d.consistent && mutant.empty();
   r.derivation = mutant.empty() ? d.reason : "mutant " + mutant + " breaks the kernel's read";
-  const auto info = backend.info();
+  const BackendInfo info = isolated_info_ ? *isolated_info_ : backend.info();
   r.backend = info.backend;
   r.kernel = info.kernel;
   r.device = info.device;
@@ -227,6 +228,14 @@ int Runner::run() {
   const int jobs = opt_.jobs > 0 ? opt_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::unique_ptr<FusedMoeBackend>> backends;
   for (int j = 0; j < jobs; ++j) backends.push_back(make_worker_backend());
+  // An isolated run reaches its backend through `mxguard kernel run` children, whose wrapper would
+  // report itself ("external command"); each result must name the real kernel and device, so the
+  // backend is made once here just to ask (for a GPU backend this also fails the run early, with
+  // one clear error, where no device is visible).
+  if (opt_.isolate && opt_.backend != "external") {
+    isolated_info_ = make_backend(opt_.backend, opt_.backend_options)->info();
+    isolated_info_->device += " (isolated: one child process per combination)";
+  }
 
   std::filesystem::create_directories(opt_.out_dir);
   const auto log_path = opt_.out_dir / "results.jsonl";

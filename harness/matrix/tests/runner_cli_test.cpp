@@ -157,6 +157,30 @@ TEST(MatrixCli, UnknownBackendExitsTwoListingTheKnownOnes) {
   EXPECT_TRUE(contains(run.err, "host")) << run.err;
 }
 
+TEST(MatrixCli, IsolatedRunsRecordTheRealKernelAndDevice) {
+  // With --isolate every combination runs in a child `mxguard kernel run`; the results must still
+  // name the backend's own kernel and device (the same as an in-process run), not the wrapper.
+  ScratchDir dir;
+  write_case(dir / "cases", grid_case());
+  const auto direct = run_mxguard({"matrix", "--cases", "cases", "--out", "direct", "--filter", "*T=1/*"}, dir.path());
+  const auto isolated =
+      run_mxguard({"matrix", "--cases", "cases", "--out", "isolated", "--isolate", "--filter", "*T=1/*"}, dir.path());
+  ASSERT_TRUE(direct.exited && isolated.exited) << direct.err << isolated.err;
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  ASSERT_EQ(isolated.exit_code, 0) << isolated.err;
+  const auto in_process = read_results(dir / "direct" / "results.jsonl");
+  const auto children = read_results(dir / "isolated" / "results.jsonl");
+  ASSERT_FALSE(in_process.empty());
+  ASSERT_EQ(children.size(), in_process.size());
+  for (const auto& r : children) {
+    EXPECT_EQ(r.json.at("backend"), in_process.front().json.at("backend")) << r.id;
+    EXPECT_EQ(r.json.at("kernel"), in_process.front().json.at("kernel")) << r.id;
+    const std::string device = r.json.at("device");
+    EXPECT_TRUE(contains(device, in_process.front().json.at("device").get<std::string>())) << device;
+    EXPECT_TRUE(contains(device, "isolated")) << device;
+  }
+}
+
 TEST(MatrixCli, StepSummaryIsAppendedWhenGithubStepSummaryIsSet) {
   ScratchDir dir;
   write_case(dir / "cases", TinyCase{});
