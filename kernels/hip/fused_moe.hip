@@ -8,6 +8,7 @@
 
 #include "kernels/common/errors.hpp"
 #include "kernels/hip/gemv_kernel.hpp"
+#include "kernels/hip/gemv_mma_kernel.hpp"
 #include "kernels/hip/gpu_runtime.hpp"
 #include "kernels/hip/moe_launch.hpp"
 #include "kernels/hip/reduce_kernel.hpp"
@@ -87,6 +88,19 @@ void launch_gemv(const StageArgs& a, std::int64_t expert_slots, hipStream_t stre
   check_launch(kStage == 1 ? "gemv_kernel<1>" : "gemv_kernel<2>");
 }
 
+template <int kStage>
+void launch_gemv_mma(const StageArgs& a, std::int64_t expert_slots, hipStream_t stream) {
+  const std::int64_t bytes = gemv_mma_shared_bytes(a.k_valid);
+  // Always opt in: the kernel's static shared memory counts against the same 48 KiB default.
+  check(hipFuncSetAttribute(reinterpret_cast<const void*>(gemv_mma_kernel<kStage>),
+                            hipFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
+        "enable shared memory for gemv_mma_kernel");
+  const std::int64_t groups = ceil_div(a.out_valid, kStage == 1 ? 16 : kGemvMmaRows);
+  const dim3 grid(static_cast<unsigned>(expert_slots), static_cast<unsigned>(groups));
+  gemv_mma_kernel<kStage><<<grid, kGemvMmaThreads, static_cast<std::size_t>(bytes), stream>>>(a);
+  check_launch(kStage == 1 ? "gemv_mma_kernel<1>" : "gemv_mma_kernel<2>");
+}
+
 template <int kStage, int BM, int BN, class Tile>
 void launch_tiled(const StageArgs& a, std::int64_t max_tiles, hipStream_t stream) {
   constexpr std::int64_t bytes = TileConfig<BM, BN>::kSharedBytes;
@@ -134,9 +148,10 @@ bool tiled_mma_available() {
 KernelFamily resolve_family(const MoeShape& shape, KernelFamily requested) {
   if (requested == KernelFamily::Auto) {
     // Up to ~4 pairs per expert the weights are read once either way and gemv wastes no math.
-    if (shape.pairs() <= 4 * shape.experts) return KernelFamily::Gemv;
+    if (shape.pairs() <= 4 * shape.experts) return tiled_mma_available() ? KernelFamily::GemvMma : KernelFamily::Gemv;
     requested = KernelFamily::TiledMma;
   }
+  if (requested == KernelFamily::GemvMma && !tiled_mma_available()) return KernelFamily::Gemv;
   if (requested == KernelFamily::TiledMma && !tiled_mma_available()) return KernelFamily::TiledSimt;
   return requested;
 }
@@ -157,7 +172,8 @@ void enqueue_fused_moe(const MoeLaunch& launch, void* workspace, void* stream_ha
                         : launch.tile_rows != 0          ? launch.tile_rows
                                                          : mma_tile_rows(s);
   const WorkspaceLayout w = workspace_layout(s);
-  if (family != KernelFamily::Gemv && w.max_tiles > kMaxGridY) {
+  const bool gemv = family == KernelFamily::Gemv || family == KernelFamily::GemvMma;
+  if (!gemv && w.max_tiles > kMaxGridY) {
     throw InputError("hidden: " + std::to_string(s.tokens) + " tokens need " + std::to_string(w.max_tiles) +
                      " row tiles, more than one launch holds (" + std::to_string(kMaxGridY) + ")");
   }
@@ -209,6 +225,16 @@ void enqueue_fused_moe(const MoeLaunch& launch, void* workspace, void* stream_ha
       launch_gemv<1>(s1, slots, stream);
       launch_gemv<2>(s2, slots, stream);
       break;
+    }
+    case KernelFamily::GemvMma: {
+#if defined(MXG_GPU_CUDA)
+      const std::int64_t slots = std::min(s.experts, s.pairs());
+      launch_gemv_mma<1>(s1, slots, stream);
+      launch_gemv_mma<2>(s2, slots, stream);
+      break;
+#else
+      throw InfraError("enqueue_fused_moe: no tensor-core kernels on this platform");
+#endif
     }
     case KernelFamily::TiledSimt:
       launch_tiled_stages<64, 64, SimtTile<64, 64>, SimtTile<64, 64>>(s1, s2, w.max_tiles, stream);

@@ -12,6 +12,8 @@ std::string_view kernel_family_name(KernelFamily f) {
       return "auto";
     case KernelFamily::Gemv:
       return "gemv";
+    case KernelFamily::GemvMma:
+      return "gemv-mma";
     case KernelFamily::TiledSimt:
       return "tiled-simt";
     case KernelFamily::TiledMma:
@@ -21,11 +23,12 @@ std::string_view kernel_family_name(KernelFamily f) {
 }
 
 KernelFamily parse_kernel_family(std::string_view s) {
-  for (KernelFamily f : {KernelFamily::Auto, KernelFamily::Gemv, KernelFamily::TiledSimt, KernelFamily::TiledMma}) {
+  for (KernelFamily f : {KernelFamily::Auto, KernelFamily::Gemv, KernelFamily::GemvMma, KernelFamily::TiledSimt,
+                         KernelFamily::TiledMma}) {
     if (kernel_family_name(f) == s) return f;
   }
   throw InputError("--family: unknown kernel family '" + std::string(s) +
-                   "' (expected auto, gemv, tiled-simt or tiled-mma)");
+                   "' (expected auto, gemv, gemv-mma, tiled-simt or tiled-mma)");
 }
 
 }  // namespace mxg::gpu

@@ -14,8 +14,10 @@ namespace mxg::gpu {
 // Which kernels compute the two GEMMs. Gemv streams each weight byte once per expert and suits few
 // tokens per expert (decode); the tiled kernels dequantise a weight tile into shared memory and
 // reuse it across a block of tokens (prefill), with plain FMAs (any GPU) or NVIDIA tensor cores.
-enum class KernelFamily : std::uint8_t { Auto, Gemv, TiledSimt, TiledMma };
-std::string_view kernel_family_name(KernelFamily f);  // "auto" | "gemv" | "tiled-simt" | "tiled-mma"
+// GemvMma is gemv with the products on NVIDIA tensor cores (up to 8 tokens per MMA).
+enum class KernelFamily : std::uint8_t { Auto, Gemv, GemvMma, TiledSimt, TiledMma };
+// "auto" | "gemv" | "gemv-mma" | "tiled-simt" | "tiled-mma"
+std::string_view kernel_family_name(KernelFamily f);
 KernelFamily parse_kernel_family(std::string_view s);  // InputError naming the value
 
 struct MoeShape {
@@ -61,7 +63,8 @@ std::size_t workspace_bytes(const MoeShape& shape);
 // True when this build has the tensor-core kernels and the current device can run them.
 bool tiled_mma_available();
 // The family `requested` resolves to for this shape on the current device (Auto picks by the
-// average number of tokens per expert; TiledMma falls back to TiledSimt where unavailable).
+// average number of tokens per expert; GemvMma falls back to Gemv and TiledMma to TiledSimt where
+// tensor cores are unavailable).
 KernelFamily resolve_family(const MoeShape& shape, KernelFamily requested);
 
 // Enqueues routing, both GEMMs and the slot-ordered reduction on `stream` (a hipStream_t /

@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   app.add_option("--routings", o.routings, "random routings cycled through")->check(CLI::PositiveNumber);
   app.add_option("--gate-mode", o.gate_mode, "separated | interleave");
   app.add_flag("--shuffled,!--plain", o.shuffled, "read tile-shuffled (default) or plain weights");
-  app.add_option("--family", o.family, "auto | gemv | tiled-simt | tiled-mma");
+  app.add_option("--family", o.family, "auto | gemv | gemv-mma | tiled-simt | tiled-mma");
   app.add_option("--json", o.json, "append one JSON line per token count to this file");
   app.add_option("--seed", o.seed, "random seed");
   CLI11_PARSE(app, argc, argv);

@@ -53,6 +53,7 @@ struct KernelChoice {
 std::vector<KernelChoice> kernel_choices() {
   std::vector<KernelChoice> out = {{KernelFamily::Gemv, 0}, {KernelFamily::TiledSimt, 0}};
   if (tiled_mma_available()) {
+    out.push_back({KernelFamily::GemvMma, 0});
     for (int rows : {32, 64, 128}) out.push_back({KernelFamily::TiledMma, rows});
   }
   return out;
@@ -175,7 +176,8 @@ TEST_F(GpuFusedMoe, DecodeTokenCountsResolveToGemv) {
   for (std::int64_t tokens : {1, 4, 16}) {
     const MoeShape shape{tokens, s.topk, s.experts, s.hidden_padded, s.intermediate_padded, s.hidden_pad(),
                          s.intermediate_pad, s.hidden_padded / 32, s.intermediate_padded / 32};
-    EXPECT_EQ(resolve_family(shape, KernelFamily::Auto), KernelFamily::Gemv) << "T=" << tokens;
+    const KernelFamily decode = tiled_mma_available() ? KernelFamily::GemvMma : KernelFamily::Gemv;
+    EXPECT_EQ(resolve_family(shape, KernelFamily::Auto), decode) << "T=" << tokens;
   }
 }
 
