@@ -1,7 +1,17 @@
-"""Shared plumbing of the cross-check scripts: running mxguard, error metrics, the JSON summary."""
+"""Shared plumbing of the cross-check scripts: arguments, running mxguard, error metrics, the JSON summary."""
+import argparse
 import json
 import subprocess
 import sys
+
+
+def argument_parser(doc):
+    """The options every cross-check script takes (--mxguard, --work, --json); scripts add their own."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mxguard", required=True, help="path of the mxguard binary")
+    p.add_argument("--work", required=True, help="scratch folder")
+    p.add_argument("--json", help="write the summary here")
+    return p
 
 
 class ToolError(RuntimeError):

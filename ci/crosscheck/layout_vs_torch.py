@@ -19,12 +19,11 @@ Each shuffle is also undone with `--inverse` and must give the input back.
 Usage: layout_vs_torch.py --mxguard PATH --work DIR [--json FILE]
 Exit: 0 all byte-identical, 1 a difference, 3 a tool is missing or crashed.
 """
-import argparse
 import os
 import sys
 import traceback
 
-from common import finish, run
+from common import argument_parser, finish, run
 
 PAD = 0x7F  # mxguard's documented scale padding byte (E8M0 1.0); AITER leaves padding uninitialised
 
@@ -141,11 +140,7 @@ class Checker:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mxguard", required=True)
-    p.add_argument("--work", required=True)
-    p.add_argument("--json")
-    args = p.parse_args()
+    args = argument_parser(__doc__).parse_args()
     try:
         import torch
         import safetensors  # noqa: F401

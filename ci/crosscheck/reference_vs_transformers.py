@@ -23,14 +23,13 @@ The checks must not be loosened to make a mismatch pass: a mismatch is a finding
 Usage: reference_vs_transformers.py --mxguard PATH --work DIR [--json FILE] [--quick]
 Exit: 0 all checks pass, 1 a check failed, 3 a tool is missing or crashed.
 """
-import argparse
 import inspect
 import json
 import os
 import sys
 import traceback
 
-from common import ToolError, finish, max_rel, nmse, run
+from common import ToolError, argument_parser, finish, max_rel, nmse, run
 
 LAYER = 3  # not 0, so a tool that ignored --layer would find no tensors
 
@@ -151,10 +150,7 @@ def check_case(torch, mxguard, work, cfg, results, notes):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mxguard", required=True, help="path of the mxguard binary")
-    p.add_argument("--work", required=True, help="scratch folder")
-    p.add_argument("--json", help="write the summary here")
+    p = argument_parser(__doc__)
     p.add_argument("--quick", action="store_true", help="skip the GPT-OSS-20b-sized layer")
     p.add_argument("--show-source", action="store_true",
                    help="print the transformers code compared against (router, experts, dequantisation)")

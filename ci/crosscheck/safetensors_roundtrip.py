@@ -15,14 +15,13 @@
 Usage: safetensors_roundtrip.py --mxguard PATH --work DIR [--json FILE]
 Exit: 0 all checks pass, 1 a check failed, 3 a tool is missing or crashed.
 """
-import argparse
 import json
 import os
 import struct
 import sys
 import traceback
 
-from common import finish, max_rel, nmse, run
+from common import argument_parser, finish, max_rel, nmse, run
 from reference_vs_transformers import LAYER, random_layer
 
 E, H, I, K, T = 8, 256, 128, 2, 7
@@ -45,11 +44,7 @@ def header_ok(path):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mxguard", required=True)
-    p.add_argument("--work", required=True)
-    p.add_argument("--json")
-    args = p.parse_args()
+    args = argument_parser(__doc__).parse_args()
     try:
         import torch
         from safetensors import safe_open
