@@ -15,6 +15,7 @@ namespace mxg::gpu {
 
 inline constexpr int kGemvThreads = 256;
 inline constexpr int kGemvRows = 32;    // weight rows per block
+static_assert(kGemvRows == 32, "group_row (stage_args.hpp) splits a stage into 32-row groups");
 inline constexpr int kGemvTokens = 4;   // tokens sharing one pass over the weights
 inline constexpr int kGemvSweeps = 3;   // 16-chunk column sweeps whose loads are issued together
 // Resident blocks per multiprocessor the register budget must allow: enough loads in flight to
@@ -106,15 +107,7 @@ __global__ void __launch_bounds__(kGemvThreads, kGemvMinBlocks) gemv_kernel(Stag
   bool row_present[2];
 #pragma unroll
   for (int j = 0; j < 2; ++j) {
-    const int local = 4 * (tid >> 5) + 2 * j + ((tid >> 4) & 1);
-    if (kStage == 1) {
-      const std::int64_t unit = 16 * std::int64_t(group) + (local & 15);
-      row_present[j] = unit < a.out_valid;
-      row[j] = w13_row(unit, local >> 4, a.interleave, a.intermediate_padded);
-    } else {
-      row[j] = std::int64_t(kGemvRows) * group + local;
-      row_present[j] = row[j] < a.out_valid;
-    }
+    row[j] = group_row<kStage>(a, group, 4 * (tid >> 5) + 2 * j + ((tid >> 4) & 1), row_present[j]);
   }
 
   const std::int64_t blocks = (a.k_valid + kChunkElements - 1) / kChunkElements;

@@ -22,6 +22,7 @@ namespace mxg::gpu {
 
 inline constexpr int kGemvMmaThreads = 256;
 inline constexpr int kGemvMmaRows = 32;    // weight rows per block: two m16 halves
+static_assert(kGemvMmaRows == 32, "group_row (stage_args.hpp) splits a stage into 32-row groups");
 inline constexpr int kGemvMmaTokens = 8;   // tokens per pass: the MMA's n
 inline constexpr int kGemvMmaSlices = 4;   // warps per row half, each a quarter of the k chunks
 // Chunk groups whose loads are issued together (H100, T = 16: 1 -> 560 us, 2 -> 503, 3 -> 482, 4 -> 488;
@@ -135,15 +136,7 @@ __global__ void __launch_bounds__(kGemvMmaThreads) gemv_mma_kernel(StageArgs a) 
   bool row_present[2];
 #pragma unroll
   for (int j = 0; j < 2; ++j) {
-    const int local = 16 * half + g + 8 * j;
-    if (kStage == 1) {
-      const std::int64_t unit = 16 * std::int64_t(group) + (local & 15);
-      row_present[j] = unit < a.out_valid;
-      row[j] = w13_row(unit, local >> 4, a.interleave, a.intermediate_padded);
-    } else {
-      row[j] = std::int64_t(kGemvMmaRows) * group + local;
-      row_present[j] = row[j] < a.out_valid;
-    }
+    row[j] = group_row<kStage>(a, group, 16 * half + g + 8 * j, row_present[j]);
   }
 
   const std::int64_t chunks = (a.k_valid + kChunkElements - 1) / kChunkElements;

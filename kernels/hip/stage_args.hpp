@@ -36,4 +36,19 @@ __device__ __forceinline__ const std::uint16_t* x_row(const StageArgs& a, std::i
   return a.x + row * a.x_stride;
 }
 
+// Weight row of row `local` (0..31) of 32-row group `group`, as both decode kernels split a stage:
+// in stage 1 a group is the 16 gate rows then the 16 up rows of units 16*group .. 16*group+15; in
+// stage 2 it is 32 consecutive hidden rows. `present` is false past the stage's valid outputs.
+template <int kStage>
+__device__ __forceinline__ std::int64_t group_row(const StageArgs& a, int group, int local, bool& present) {
+  if (kStage == 1) {
+    const std::int64_t unit = 16 * std::int64_t(group) + (local & 15);
+    present = unit < a.out_valid;
+    return w13_row(unit, local >> 4, a.interleave, a.intermediate_padded);
+  }
+  const std::int64_t row = 32 * std::int64_t(group) + local;
+  present = row < a.out_valid;
+  return row;
+}
+
 }  // namespace mxg::gpu
