@@ -8,17 +8,13 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/common/splitmix64.hpp"
 #include "kernels/tensor/dtype.hpp"
 
 namespace mxg::matrix {
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+std::uint64_t splitmix64(std::uint64_t x) { return splitmix64_mix(x + kSplitMixGamma); }
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 0xCBF29CE484222325ull;

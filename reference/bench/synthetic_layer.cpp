@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "kernels/common/splitmix64.hpp"
 #include "reference/checkpoint.hpp"
 
 namespace mxg::ref::bench {
@@ -10,15 +11,7 @@ namespace mxg::ref::bench {
 namespace {
 // splitmix64: one multiply-xorshift step per 8 bytes, so filling 1.6 GB of weights takes about a
 // second; quality is irrelevant here (these are benchmark inputs, not test expectations).
-struct Stream {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
+using Stream = SplitMix64;
 
 Tensor random_bytes(Shape shape, Stream& s) {
   Tensor t(DType::U8, std::move(shape));

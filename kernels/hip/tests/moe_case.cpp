@@ -6,20 +6,14 @@
 #include <random>
 #include <thread>
 
+#include "kernels/common/splitmix64.hpp"
 #include "kernels/tensor/dtype.hpp"
 
 namespace mxg::gpu::testing {
 namespace {
 
 // splitmix64: fast, seedable per expert, so experts are generated in parallel yet reproducibly.
-struct SplitMix {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+struct SplitMix : SplitMix64 {
   void fill(std::uint8_t* out, std::size_t n) {
     for (std::size_t i = 0; i < n; i += 8) {
       const std::uint64_t v = next();

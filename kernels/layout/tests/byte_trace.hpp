@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/common/splitmix64.hpp"
 #include "kernels/tensor/tensor.hpp"
 
 namespace mxg::layout::testing {
@@ -85,14 +86,8 @@ inline ::testing::AssertionResult same_codes(const std::vector<std::uint32_t>& a
 // Deterministic pseudo-random bytes (splitmix64) for round-trip tests.
 inline std::vector<std::byte> random_bytes(std::size_t n, std::uint64_t seed) {
   std::vector<std::byte> out(n);
-  std::uint64_t x = seed;
-  for (auto& b : out) {
-    x += 0x9E3779B97F4A7C15ull;
-    std::uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    b = static_cast<std::byte>((z ^ (z >> 31)) & 0xFF);
-  }
+  SplitMix64 stream{seed};
+  for (auto& b : out) b = static_cast<std::byte>(stream.next() & 0xFF);
   return out;
 }
 
