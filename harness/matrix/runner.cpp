@@ -30,6 +30,7 @@
 #include "harness/matrix/reference_run.hpp"
 #include "harness/matrix/scenarios.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/utc_time.hpp"
 #include "reports/console.hpp"
 #include "reports/json_io.hpp"
 #include "reports/jsonl.hpp"
@@ -45,15 +46,6 @@ extern "C" void on_interrupt(int) {
   g_stop.store(true);
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
   std::signal(SIGTERM, SIG_DFL);
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // Combinations whose device buffers are identical (is_shuffled and gate_mode are only what the
@@ -255,7 +247,7 @@ int Runner::run() {
 
   report::RunSummary summary;
   summary.tool_version = "0.1.0";  // printers prefix "mxguard"
-  summary.started_at = utc_now();
+  summary.started_at = utc_now_iso8601();
   summary.backend = opt_.backend;
   for (const auto& c : cases) summary.case_files.push_back(c.file.string());
 
@@ -350,7 +342,7 @@ int Runner::run() {
   }
 
   summary.interrupted = g_stop.load();
-  summary.finished_at = utc_now();
+  summary.finished_at = utc_now_iso8601();
   summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   summary.results = results_;
   summary.mutants = score_mutants(results_);
