@@ -82,4 +82,20 @@ struct VerdictSimulation {
 VerdictSimulation simulate_questions_to_verdict(double p_true, const SprtConfig& config, std::int64_t runs,
                                                 std::uint64_t seed);
 
+// Without truncation the SPRT ends with probability 1 but not within any fixed bound: a run (or the
+// exact computation below) that is still undecided after this many questions is refused with
+// mxg::InputError naming --max-questions, rather than looping on a config whose hypotheses are too close.
+inline constexpr std::int64_t kUntruncatedQuestionCap = 100000;
+
+// The same quantities as the simulator, computed exactly (no sampling): the LLR depends only on the
+// counts (n, k), so a dynamic programme over the undecided (n, k) states gives the probability of
+// stopping at each n. With max_questions > 0 it is exact; with max_questions == 0 it runs until the
+// undecided probability falls below 1e-12 (that remainder is left out of all three figures).
+struct ExactVerdictCost {
+  double expected_questions = 0;  // E[questions until a verdict]
+  double p_broken = 0;            // P(verdict Broken), boundary or fallback
+  double p_truncated = 0;         // P(verdict reached by the fallback rule)
+};
+ExactVerdictCost exact_questions_to_verdict(double p_true, const SprtConfig& config);
+
 }  // namespace mxg::probe
