@@ -1,0 +1,1 @@
+// extract_test: tests of harness/probe/extract.hpp.

@@ -1,0 +1,1 @@
+// gsm8k_fuzz_test: random mutations of GSM8K JSON Lines.

@@ -1,0 +1,1 @@
+// prompt_test: tests of harness/probe/prompt.hpp.
