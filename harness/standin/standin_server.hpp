@@ -48,6 +48,10 @@ bool answers_correctly(std::uint64_t seed, double accuracy, const std::string& q
 struct StandinStats {
   std::int64_t generation_requests = 0;  // every POST to a generation endpoint (warm-up included)
   std::int64_t warmups = 0;              // generations with max tokens 0
+  std::int64_t bad_requests = 0;         // generation requests answered 400 (bad JSON, no prompt, ...)
+  // Answers composed for known questions: correct, a wrong number, or a non-answer (rambling or
+  // degenerate text). A truncate fault cuts an answer after it is counted; the other faults answer
+  // nothing. unknown_question: prompts asking no question the server knows.
   std::int64_t answered_correct = 0, answered_wrong = 0, answered_nonanswer = 0, unknown_question = 0;
   std::map<std::string, std::int64_t> faults;  // "error", "hang", "malformed", "drop", "abort", "truncate", "not_ready", "unauthorized"
   std::map<std::string, std::int64_t> per_question_requests;  // question text -> generation requests
