@@ -195,13 +195,13 @@ ExactVerdictCost exact_questions_to_verdict(double p_true, const SprtConfig& con
   const Sprt shape(config);  // validates; supplies the steps and boundaries
   // The undecided states after n answers: undecided[j] = P(no verdict yet, k = k_first + j correct).
   // The LLR falls as k rises, so the undecided k form one run whose width stays bounded as n grows.
-  std::vector<double> undecided{1.0};
+  std::vector<double> undecided{1.0}, next;  // both keep their capacity from step to step
   std::int64_t k_first = 0;
   ExactVerdictCost cost;
   constexpr double kNegligibleMass = 1e-12;
   for (std::int64_t n = 1;; ++n) {
     // One more answer: from (n-1, k) to (n, k+1) with p_true and to (n, k) with 1 - p_true.
-    std::vector<double> next(undecided.size() + 1, 0.0);
+    next.assign(undecided.size() + 1, 0.0);
     for (std::size_t j = 0; j < undecided.size(); ++j) {
       next[j] += undecided[j] * (1.0 - p_true);
       next[j + 1] += undecided[j] * p_true;
@@ -228,7 +228,9 @@ ExactVerdictCost exact_questions_to_verdict(double p_true, const SprtConfig& con
       next[j] = 0.0;
     }
     if (first_left == next.size() || left_mass < kNegligibleMass) break;
-    if (n == kUntruncatedQuestionCap) throw_unsettled(config.max_questions, fmt::format("probability {:.3g}", left_mass));
+    if (n == kUntruncatedQuestionCap) {
+      throw_unsettled(config.max_questions, fmt::format("probability {:.3g}", left_mass));
+    }
     undecided.assign(next.begin() + static_cast<std::ptrdiff_t>(first_left),
                      next.begin() + static_cast<std::ptrdiff_t>(last_left) + 1);
     k_first += static_cast<std::int64_t>(first_left);

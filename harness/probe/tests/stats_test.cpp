@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <functional>
+#include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/common/errors.hpp"
@@ -282,31 +284,91 @@ TEST(ExactCost, CollapseDetectorFiguresOfProbeMd) {
   EXPECT_GT(healthy.p_broken, 0.0);
 }
 
-TEST(ExactCost, IndifferencePointOfTheCollapseDetector) {
-  // Bisection on P(broken) = 1/2, which falls as p_true rises. PROBE.md: p ~ 0.57.
-  double lo = 0.21, hi = 0.88;
+// Bisection on P(broken) = 1/2, which falls as p_true rises.
+double indifference_point(const SprtConfig& cfg) {
+  double lo = 0.04, hi = 0.95;
   for (int i = 0; i < 40; ++i) {
     const double mid = (lo + hi) / 2;
-    (exact_questions_to_verdict(mid, collapse_detector()).p_broken > 0.5 ? lo : hi) = mid;
+    (exact_questions_to_verdict(mid, cfg).p_broken > 0.5 ? lo : hi) = mid;
   }
-  EXPECT_NEAR((lo + hi) / 2, 0.57, 0.02);
+  return (lo + hi) / 2;
+}
+
+TEST(ExactCost, IndifferencePointOfTheCollapseDetector) {
+  EXPECT_NEAR(indifference_point(collapse_detector()), 0.57, 0.02);  // PROBE.md: p ~ 0.57
   // Hence it does not gate at 0.79: a 0.79 build is called healthy almost always.
   EXPECT_LT(exact_questions_to_verdict(0.79, collapse_detector()).p_broken, 0.05);
 }
 
 TEST(ExactCost, GateCostMatchesProbeMd) {
   // PROBE.md: ~74 questions for a healthy 0.88 build, ~11 for a collapse, against 200 for the fixed rule.
-  // alpha = beta = 0.01 gives 73.4 and 11.4; beta alone sets the healthy cost, alpha the collapsed one.
+  // Of the error rates in {0.01, 0.025, 0.05, 0.1}^2 only alpha = beta = 0.01 gives both (73.4 and 11.4):
+  // beta alone sets the healthy cost, alpha the collapsed one.
+  int matches = 0;
+  for (const double alpha : {0.01, 0.025, 0.05, 0.1}) {
+    for (const double beta : {0.01, 0.025, 0.05, 0.1}) {
+      const double healthy = exact_questions_to_verdict(0.88, gate_079(alpha, beta)).expected_questions;
+      const double collapsed = exact_questions_to_verdict(0.21, gate_079(alpha, beta)).expected_questions;
+      const bool match = std::abs(healthy - 74.0) <= 1.0 && std::abs(collapsed - 11.0) <= 0.5;
+      EXPECT_EQ(match, alpha == 0.01 && beta == 0.01) << alpha << " " << beta << ": " << healthy << ", " << collapsed;
+      matches += match;
+    }
+  }
+  EXPECT_EQ(matches, 1);
   const ExactVerdictCost healthy = exact_questions_to_verdict(0.88, gate_079());
   const ExactVerdictCost collapsed = exact_questions_to_verdict(0.21, gate_079());
-  EXPECT_NEAR(healthy.expected_questions, 74.0, 1.0);
-  EXPECT_NEAR(collapsed.expected_questions, 11.0, 0.5);
   EXPECT_LT(healthy.p_broken, 0.01);
   EXPECT_GT(healthy.p_truncated, 0.0);  // some healthy runs do reach question 200
   EXPECT_NEAR(collapsed.p_broken, 1.0, 1e-9);
-  // The looser 0.05 / 0.05 does not reproduce those figures.
-  const ExactVerdictCost loose = exact_questions_to_verdict(0.88, gate_079(0.05, 0.05));
-  EXPECT_GT(std::abs(loose.expected_questions - 74.0), 10.0);
+}
+
+// P[Bin(n, p) <= m], summed term by term in log space.
+double binomial_cdf_by_hand(int n, double p, int m) {
+  double sum = 0;
+  for (int i = 0; i <= m; ++i) {
+    sum += std::exp(std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) + i * std::log(p) +
+                    (n - i) * std::log1p(-p));
+  }
+  return sum;
+}
+
+TEST(ExactCost, StatisticsMdTables) {
+  // The exact entries of the two tables in harness/probe/STATISTICS.md, at the precision printed there:
+  // this test keeps the document and the code together (correctness is checked by the tests above).
+  struct Row {
+    double p_true, expected, expected_tol, p_broken, p_broken_tol, p_truncated, p_truncated_tol;
+  };
+  // p_true, E[questions] and tolerance, P(broken) and tolerance, P(truncated) and tolerance.
+  const Row collapse_rows[] = {{0.88, 5.30, 0.005, 0.0042, 5e-5, 0, 0},  {0.79, 6.88, 0.005, 0.034, 5e-4, 0, 0},
+                               {0.57, 10.82, 0.005, 0.489, 5e-4, 0, 0}, {0.47, 9.55, 0.005, 0.781, 5e-4, 0, 0},
+                               {0.21, 4.67, 0.005, 0.9958, 5e-5, 0, 0}, {0.04, 3.25, 0.005, 1.0, 1e-5, 0, 0}};
+  const Row gate_rows[] = {{0.88, 73.4, 0.05, 0.00045, 5e-6, 0.0059, 5e-5},
+                           {0.79, 153.5, 0.05, 0.473, 5e-4, 0.472, 5e-4},
+                           {0.57, 29.1, 0.05, 1.0, 1e-4, 0, 5e-5},
+                           {0.47, 20.2, 0.05, 1.0, 1e-4, 0, 5e-5},
+                           {0.21, 11.4, 0.05, 1.0, 1e-4, 0, 5e-5},
+                           {0.04, 8.6, 0.05, 1.0, 1e-4, 0, 5e-5}};
+  for (const auto& [name, cfg, rows] : {std::tuple{"collapse detector", collapse_detector(), collapse_rows},
+                                        std::tuple{"0.79 gate", gate_079(), gate_rows}}) {
+    std::printf("%s\n  p_true  E[questions]  P(broken)  P(truncated)  fixed-200 P(broken)\n", name);
+    for (int i = 0; i < 6; ++i) {
+      const Row& r = rows[i];
+      const ExactVerdictCost e = exact_questions_to_verdict(r.p_true, cfg);
+      const double fixed = binomial_cdf_by_hand(200, r.p_true, 157);
+      std::printf("  %.2f  %12.3f  %9.5f  %12.5f  %19.5f\n", r.p_true, e.expected_questions, e.p_broken, e.p_truncated,
+                  fixed);
+      EXPECT_NEAR(e.expected_questions, r.expected, r.expected_tol) << name << " " << r.p_true;
+      EXPECT_NEAR(e.p_broken, r.p_broken, r.p_broken_tol) << name << " " << r.p_true;
+      EXPECT_NEAR(e.p_truncated, r.p_truncated, r.p_truncated_tol) << name << " " << r.p_true;
+    }
+  }
+  // The fixed 200-question rule column (accuracy below 158/200 -> broken).
+  EXPECT_NEAR(binomial_cdf_by_hand(200, 0.88, 157), 0.00010, 5e-6);
+  EXPECT_NEAR(binomial_cdf_by_hand(200, 0.79, 157), 0.459, 5e-4);
+  EXPECT_GT(binomial_cdf_by_hand(200, 0.57, 157), 0.9999);
+  // Indifference points quoted in the text.
+  EXPECT_NEAR(indifference_point(collapse_detector()), 0.567, 5e-4);
+  EXPECT_NEAR(indifference_point(gate_079()), 0.788, 5e-4);
 }
 
 TEST(ExactCost, EveryRunTruncatedIsTheBinomialTail) {
@@ -323,8 +385,9 @@ TEST(ExactCost, EveryRunTruncatedIsTheBinomialTail) {
 }
 
 TEST(ExactCost, RefusesATestThatDoesNotSettle) {
-  // Hypotheses 0.51 vs 0.50 at error rates 1e-6: the LLR moves +-0.02 a question between +-13.8.
-  const SprtConfig too_close{0.51, 0.50, 1e-6, 1e-6, 0, 0.0};
+  // Hypotheses 0.51 vs 0.50: the LLR moves +-0.02 a question between +-4.6, so at p_true = 0.505 (no
+  // drift) it needs ~(4.6 / 0.02)^2 = 53000 questions on average and often far more than 100000.
+  const SprtConfig too_close{0.51, 0.50, 0.01, 0.01, 0, 0.0};
   expect_input_error([&] { exact_questions_to_verdict(0.505, too_close); }, "--max-questions");
 }
 
