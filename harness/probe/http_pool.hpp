@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mxg::probe {
@@ -46,8 +47,13 @@ enum class AttemptClass {
 using Classifier = std::function<AttemptClass(const HttpRequest&, const HttpAttempt&)>;
 
 // Transport errors and 429/502/503/504 are Retryable, other non-2xx Fatal, 2xx Final. Used when the
-// caller has nothing API-specific to add, and by API classifiers for the non-2xx cases.
+// caller has nothing API-specific to add, and by API classifiers for the non-2xx cases. Transport
+// errors that cannot heal (malformed URL, unsupported scheme, a body over the 64 MiB limit) are Fatal.
 AttemptClass default_classify(const HttpAttempt& a);
+
+// A Retry-After header value: delta-seconds, or an HTTP date (seconds from now, 0 if past);
+// nullopt when it is neither.
+std::optional<double> parse_retry_after(std::string_view value);
 
 struct RetryPolicy {
   int retries = 3;             // extra attempts after the first

@@ -70,8 +70,10 @@ struct ServerIdentity {
   std::optional<nlohmann::json> models;      // /v1/models body, if served
 };
 // Unreachable / non-JSON / missing model -> mxg::InfraError naming the endpoint and what came back
-// (401 is reported as a bad or missing API key, naming the --api-key-env variable if given).
-ServerIdentity discover_server(const HttpPoolOptions& options, Api a, const std::optional<std::string>& model_override);
+// (401/403 is reported as a bad or missing API key, naming `api_key_env`, the --api-key-env variable,
+// if given).
+ServerIdentity discover_server(const HttpPoolOptions& options, Api a, const std::optional<std::string>& model_override,
+                               const std::string& api_key_env = {});
 
 // Polls GET /health_generate, then /health, then /v1/models (the first endpoint that is not 404 is used
 // from then on) every poll_interval_s until one answers 200 or `seconds` have passed -> mxg::InfraError
