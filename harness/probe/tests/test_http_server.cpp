@@ -16,6 +16,8 @@ TestHttpServer::TestHttpServer(std::size_t threads) {
   // Debian's compiled 0.11 closes a connection after 5 requests by default; the client's
   // connection reuse is part of what is tested.
   server_.set_keep_alive_max_count(1000000);
+  // Headers and body go out in separate writes; with Nagle on, each answer waits for a delayed ACK.
+  server_.set_tcp_nodelay(true);
   server_.set_keep_alive_timeout(2);  // bounds how long a stop waits for an idle connection
   // Remember the listening socket so start() can raise its backlog (the library listens with 5: a
   // burst of connects overflows it and the dropped SYNs come back a second later).
