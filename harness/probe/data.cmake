@@ -18,4 +18,4 @@ mxg_add_test(NAME probe_data_test
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/gsm8k_synth_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/fetch_data_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/gsm8k_fuzz_test.cpp
-  LIBS mxg_probe_data nlohmann_json::nlohmann_json fmt::fmt)
+  LIBS mxg_probe_data)

@@ -86,6 +86,30 @@ bool is_non_ascii_decimal_digit(std::uint32_t cp) {
   return it != kNonAsciiDecimalDigits.begin() && cp <= std::prev(it)->second;
 }
 
+// Python's str.isspace() code points, which str.strip() removes (lm-eval strips its target).
+bool is_python_space(std::uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x3000;
+}
+
+// Python's str.strip() on UTF-8 text.
+std::string_view python_strip(std::string_view s) {
+  while (!s.empty()) {
+    const CodePoint cp = decode_utf8(s, 0);
+    if (!is_python_space(cp.value)) break;
+    s.remove_prefix(cp.length);
+  }
+  while (!s.empty()) {
+    std::size_t start = s.size() - 1;  // back over continuation bytes to the last code point's lead
+    while (start > 0 && s.size() - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    const CodePoint cp = decode_utf8(s, start);
+    if (start + cp.length != s.size() || !is_python_space(cp.value)) break;
+    s.remove_suffix(cp.length);
+  }
+  return s;
+}
+
 // ---- SGLang ----------------------------------------------------------------------------------
 
 // CPython (>= 3.11) refuses to convert integer literals longer than this (sys.int_info
@@ -145,7 +169,7 @@ std::optional<std::string> sglang_last_integer(std::string_view text) {
 
 // lm-eval gsm8k's exact_match ignore-regexes, in order: ",", "\$", "(?s).*#### " (everything up to
 // and including the last "#### "), "\.$" (one '.' at the end or before a final newline, Python's
-// '$'); then surrounding whitespace goes. (Its ignore_case lowercasing cannot change the digits and
+// '$'); then surrounding whitespace goes (Python's whitespace, as str.strip). (Its ignore_case lowercasing cannot change the digits and
 // symbols these filters produce, nor a GSM8K label, so it is left out.)
 std::string lm_eval_normalise(std::string_view raw) {
   std::string s;
@@ -159,7 +183,7 @@ std::string lm_eval_normalise(std::string_view raw) {
   } else if (s.size() >= 2 && s.back() == '\n' && s[s.size() - 2] == '.') {
     s.erase(s.size() - 2, 1);
   }
-  return std::string(trim(s));
+  return std::string(python_strip(s));
 }
 
 bool in_number_class(char c) { return is_ascii_digit(c) || c == '.' || c == ','; }             // [0-9.,]
@@ -342,10 +366,10 @@ std::optional<std::string> extract_prediction(Extractor e, std::string_view resp
     case Extractor::Sglang:
       return sglang_last_integer(response);
     case Extractor::StrictMatch:
-      if (const auto group = strict_match(response)) return lm_eval_normalise(trim(*group));
+      if (const auto group = strict_match(response)) return lm_eval_normalise(*group);
       return std::nullopt;
     case Extractor::FlexibleExtract:
-      if (const auto group = flexible_extract(response)) return lm_eval_normalise(trim(*group));
+      if (const auto group = flexible_extract(response)) return lm_eval_normalise(*group);
       return std::nullopt;
   }
   return std::nullopt;
@@ -357,10 +381,13 @@ std::string reference_label(Extractor e, std::string_view gsm8k_answer) {
     // loader refuses such answers, so this branch only serves answers built elsewhere.
     return sglang_last_integer(gsm8k_answer).value_or(std::to_string(kSglangInvalid));
   }
-  // lm-eval's target: answer.split('####')[-1].strip(), then the same ignore-regexes.
-  const std::size_t hashes = gsm8k_answer.rfind("####");
-  const std::string_view after = hashes == std::string_view::npos ? gsm8k_answer : gsm8k_answer.substr(hashes + 4);
-  return lm_eval_normalise(trim(after));
+  // lm-eval's target: answer.split('####')[-1].strip(), then the same ignore-regexes. Python's split
+  // finds separators left to right without overlap, so "b##### " splits into "b" and "# ".
+  std::size_t after = 0;
+  for (std::size_t at = gsm8k_answer.find("####"); at != std::string_view::npos; at = gsm8k_answer.find("####", after)) {
+    after = at + 4;
+  }
+  return lm_eval_normalise(python_strip(gsm8k_answer.substr(after)));
 }
 
 bool is_degenerate(std::string_view response) { return is_repetition(response) || is_digit_soup(response); }

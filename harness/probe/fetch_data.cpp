@@ -131,8 +131,13 @@ Attempt download_once(const FetchOptions& options, const std::filesystem::path& 
   std::array<char, CURL_ERROR_SIZE> error_buffer{};
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, options.url.c_str());
+#if LIBCURL_VERSION_NUM >= 0x075500  // 7.85 replaced the protocol bitmasks by these lists
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for timeouts: other threads are running
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout_s * 1000));
