@@ -263,6 +263,9 @@ struct StandinServer::Impl {
     // pooled client reconnect constantly; a real server has no such cap.
     http.set_keep_alive_max_count(std::size_t{1} << 30);
     http.set_keep_alive_timeout(kKeepAliveTimeoutS);
+    // Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    // delayed ACK (~40 ms a response).
+    http.set_tcp_nodelay(true);
     // SO_REUSEADDR without the library's default SO_REUSEPORT, so a second server on a taken port fails
     // to bind instead of silently sharing it; the descriptor is kept to raise the listen backlog.
     http.set_socket_options([this](int fd) {
