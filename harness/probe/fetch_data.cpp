@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -140,7 +141,8 @@ Attempt download_once(const FetchOptions& options, const std::filesystem::path& 
 #endif
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for timeouts: other threads are running
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout_s * 1000));
+  // Capped at a day: a huge timeout_s must not overflow the conversion to long.
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::min(options.timeout_s, 86400.0) * 1000));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &write_to_sink);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer.data());

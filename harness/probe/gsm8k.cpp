@@ -2,6 +2,7 @@
 // loader and writer in the upstream files' own layout.
 #include "harness/probe/gsm8k.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -20,8 +21,10 @@ constexpr std::size_t kExcerptChars = 60;
 // A short, single-line rendering of a value for an error message: control characters are escaped
 // so that the message stays one line, and long values are cut (the line number locates the rest).
 std::string excerpt(std::string_view text) {
+  std::size_t cut = std::min(text.size(), kExcerptChars);
+  while (cut < text.size() && cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8
   std::string out;
-  for (const char c : text.substr(0, kExcerptChars)) {
+  for (const char c : text.substr(0, cut)) {
     if (c == '\n') {
       out += "\\n";
     } else if (c == '\r') {
@@ -34,7 +37,7 @@ std::string excerpt(std::string_view text) {
       out += c;
     }
   }
-  if (text.size() > kExcerptChars) out += "...";
+  if (cut < text.size()) out += "...";
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -132,6 +133,12 @@ TEST(Gsm8kParse, LongValuesAreCutInMessages) {
   const std::string message = error_of("{\"question\": \"" + long_question + "\"}");
   EXPECT_LT(message.size(), 120u) << message;
   EXPECT_NE(message.find("..."), std::string::npos);
+  // Cut between characters, not inside one: every é (C3 A9) stays whole.
+  std::string accents = "x";  // odd offset: a cut at the byte limit would split an é
+  for (int i = 0; i < 100; ++i) accents += "\xC3\xA9";
+  const std::string cut = error_of("{\"question\": \"" + accents + "\"}");
+  EXPECT_EQ(std::count(cut.begin(), cut.end(), '\xC3'), std::count(cut.begin(), cut.end(), '\xA9')) << cut;
+  EXPECT_NE(cut.find("\xC3\xA9..."), std::string::npos) << cut;
 }
 
 TEST(Gsm8kLoad, ReadsAFileAndNamesItInErrors) {
