@@ -19,3 +19,12 @@ mxg_add_test(NAME probe_data_test
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/fetch_data_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/gsm8k_fuzz_test.cpp
   LIBS mxg_probe_data)
+# fetch-data over real HTTP (retries, redirects, status codes) against an in-process cpp-httplib
+# server; built only where cpp-httplib is found, like the client's tests.
+if(HTTPLIB_FOUND)
+  mxg_add_test(NAME probe_data_http_test
+    SOURCES
+      ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_http_server.cpp
+      ${CMAKE_CURRENT_SOURCE_DIR}/tests/data_fetch_http_test.cpp
+    LIBS mxg_probe_data PkgConfig::HTTPLIB)
+endif()
