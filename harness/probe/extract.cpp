@@ -169,8 +169,10 @@ std::optional<std::string> sglang_last_integer(std::string_view text) {
 
 // lm-eval gsm8k's exact_match ignore-regexes, in order: ",", "\$", "(?s).*#### " (everything up to
 // and including the last "#### "), "\.$" (one '.' at the end or before a final newline, Python's
-// '$'); then surrounding whitespace goes (Python's whitespace, as str.strip). (Its ignore_case lowercasing cannot change the digits and
-// symbols these filters produce, nor a GSM8K label, so it is left out.)
+// '$'); then surrounding whitespace goes (Python's whitespace, as str.strip: the extracted groups
+// never hold any, and for a target it only matters if a rule exposed some). lm-eval's ignore_case
+// lowercasing cannot change the digits and symbols these filters produce, nor a GSM8K label, so it
+// is left out.
 std::string lm_eval_normalise(std::string_view raw) {
   std::string s;
   s.reserve(raw.size());
