@@ -37,6 +37,7 @@ class MxguardProcess {
   bool running();             // false once it has ended (and then it is reaped)
   void send(int signal_number);
   ProcessOutcome wait();      // blocks until it ends
+  const std::filesystem::path& stdout_path() const { return out_path_; }  // written as it runs
 
  private:
   void reap(int status);

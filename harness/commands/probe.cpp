@@ -1,0 +1,296 @@
+// `mxguard probe`: the end-to-end GSM8K probe against a live server (SGLang few-shot parity,
+// sequential early stop, paired baseline), plus `probe fetch-data` and `probe simulate`.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "harness/command.hpp"
+#include "harness/probe/fetch_data.hpp"
+#include "harness/probe/runner.hpp"
+#include "harness/probe/stats.hpp"
+#include "kernels/common/errors.hpp"
+#include "reports/probe_report.hpp"
+
+namespace mxg::cli {
+namespace {
+
+std::atomic<bool> g_probe_stop{false};
+extern "C" void on_probe_interrupt(int) {
+  g_probe_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+struct ProbeCliOptions {
+  probe::ProbeConfig config;
+  std::string api = "sglang", extract = "sglang", stop = "fixed", shots_from = "test";
+  std::string data, train_data, baseline, out = "probe-out", model;
+  double min_accuracy = -1;
+  bool no_warmup = false, bisect = false, quiet = false;
+};
+
+// git bisect run reads 125 as "skip this commit" and >= 128 as "abort the bisect" (PROBE.md).
+int bisect_exit_code(int rc, bool server_not_ready) {
+  switch (rc) {
+    case exit_code::kPass: return exit_code::kPass;
+    case exit_code::kRegression: return exit_code::kRegression;
+    case exit_code::kInfra: return server_not_ready ? exit_code::kBisectSkip : exit_code::kBisectAbort;
+    default: return exit_code::kBisectAbort;  // bad input or interrupted: not this commit's fault
+  }
+}
+
+int run_probe_command(ProbeCliOptions o) {
+  auto& c = o.config;
+  const auto api = probe::parse_api(o.api);
+  if (!api) throw InputError(fmt::format("--api {}: expected sglang, completions or chat", o.api));
+  c.api = *api;
+  const auto ex = probe::parse_extractor(o.extract);
+  if (!ex) throw InputError(fmt::format("--extract {}: expected sglang, strict-match or flexible-extract", o.extract));
+  c.extractor = *ex;
+  c.stop = o.stop == "sprt" ? probe::StopRule::Sprt : probe::StopRule::Fixed;
+  c.shots_from = o.shots_from == "train" ? probe::ShotSource::Train : probe::ShotSource::Test;
+  // Not a CLI11 required option: it would be demanded of `probe fetch-data` and `probe simulate` too.
+  if (o.data.empty()) throw InputError("--data PATH is required (GSM8K JSON Lines; `mxguard probe fetch-data` downloads it)");
+  c.data = o.data;
+  if (!o.train_data.empty()) c.train_data = o.train_data;
+  if (!o.baseline.empty()) c.baseline = o.baseline;
+  if (!o.model.empty()) c.model = o.model;
+  if (o.min_accuracy >= 0) c.min_accuracy = o.min_accuracy;
+  c.out_dir = o.out;
+  c.warmup = !o.no_warmup;
+  if (!c.api_key_env.empty()) {
+    const char* key = std::getenv(c.api_key_env.c_str());
+    if (key == nullptr || *key == '\0') {
+      throw InputError(fmt::format("--api-key-env {}: the variable is not set or empty", c.api_key_env));
+    }
+    c.http.bearer_token = key;
+  }
+  probe::ProbeHooks hooks;
+  if (!o.quiet) hooks.log = [](std::string_view line) { fmt::print(stderr, "{}\n", line); };
+  hooks.interrupted = &g_probe_stop;
+  g_probe_stop.store(false);
+  std::signal(SIGINT, on_probe_interrupt);
+  std::signal(SIGTERM, on_probe_interrupt);
+  const probe::ProbeRun run = probe::run_probe(c, hooks);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  const auto& s = run.summary;
+  fmt::print("{}", report::render_sglang_lines(s));
+  fmt::print("Verdict: {} ({}); {} answered, {} errors, accuracy {:.3f} [{:.3f}, {:.3f}]\n",
+             report::probe_verdict_name(s.verdict), s.stop_reason, s.answered, s.errors, s.accuracy, s.wilson_lo,
+             s.wilson_hi);
+  for (const auto& r : s.reasons) fmt::print("  {}\n", r);
+  fmt::print("Reports: {}/probe.json, probe.jsonl, junit.xml, summary.md\n", c.out_dir.string());
+  std::fflush(stdout);
+  return o.bisect ? bisect_exit_code(s.exit_code, run.server_not_ready) : s.exit_code;
+}
+
+void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
+  auto& c = o.config;
+  c.http.base_url = "http://127.0.0.1:30000";
+  cmd->add_option("--base-url", c.http.base_url, "Server address")->capture_default_str()->group("Server");
+  cmd->add_option("--api", o.api,
+                  "sglang: POST /generate (SGLang's own benchmark); completions: /v1/completions;\n"
+                  "chat: /v1/chat/completions (the few-shot prompt as one user message)")
+      ->check(CLI::IsMember({"sglang", "completions", "chat"}))->capture_default_str()->group("Server");
+  cmd->add_option("--model", o.model, "Model name to send (default: from /get_model_info or /v1/models)")->group("Server");
+  cmd->add_option("--api-key-env", c.api_key_env,
+                  "Name of the environment variable holding the API key (sent as a bearer token;\n"
+                  "never printed or written)")->group("Server");
+  cmd->add_option("--parallel", c.http.max_in_flight, "Requests in flight at once")->capture_default_str()->group("Server");
+  cmd->add_option("--timeout", c.http.timeout_s, "Seconds one attempt may take")->capture_default_str()->group("Server");
+  cmd->add_option("--retries", c.retry.retries,
+                  "Extra attempts after connection errors, timeouts, 429/502/503/504 and aborted\n"
+                  "generations (exponential backoff with jitter; Retry-After honoured)")
+      ->capture_default_str()->group("Server");
+  cmd->add_option("--retry-delay", c.retry.base_delay_s, "First backoff step in seconds")->capture_default_str()->group("Server");
+  cmd->add_option("--wait-ready", c.wait_ready_s,
+                  "Poll /health_generate, /health or /v1/models up to this many seconds before starting")
+      ->capture_default_str()->group("Server");
+  cmd->add_flag("--no-warmup", o.no_warmup, "Skip the warm-up request (the shot prefix, no new tokens)")->group("Server");
+
+  cmd->add_option("--data", o.data, "GSM8K JSON Lines to score (test.jsonl; see `mxguard probe fetch-data`)")
+      ->group("Questions");
+  cmd->add_option("--num-questions", c.num_questions, "Score the first N questions (0: all)")->capture_default_str()->group("Questions");
+  cmd->add_option("--num-shots", c.num_shots, "Few-shot examples in every prompt")->capture_default_str()->group("Questions");
+  cmd->add_option("--shots-from", o.shots_from,
+                  "test: the first shots of --data (SGLang); train: the first shots of --train-data (vLLM)")
+      ->check(CLI::IsMember({"test", "train"}))->capture_default_str()->group("Questions");
+  cmd->add_option("--train-data", o.train_data, "train.jsonl, with --shots-from train")->group("Questions");
+  cmd->add_option("--seed", c.seed, "Seed of the question permutation (submission and sequential-test order)")
+      ->capture_default_str()->group("Questions");
+  cmd->add_option("--extract", o.extract,
+                  "sglang: last integer (SGLang parity); strict-match / flexible-extract: lm-eval's gsm8k filters")
+      ->check(CLI::IsMember({"sglang", "strict-match", "flexible-extract"}))->capture_default_str()->group("Questions");
+  cmd->add_option("--max-new-tokens", c.sampling.max_new_tokens, "Generation length limit")->capture_default_str()->group("Questions");
+
+  cmd->add_option("--stop", o.stop,
+                  "fixed: ask every question; sprt: Wald's sequential test, verdict as soon as a boundary\n"
+                  "is crossed (0.88 vs 0.21 needs ~5 questions on average)")
+      ->check(CLI::IsMember({"fixed", "sprt"}))->capture_default_str()->group("Decision");
+  cmd->add_option("--p-good", c.sprt.p_good, "SPRT: accuracy of a healthy server")->capture_default_str()->group("Decision");
+  cmd->add_option("--p-bad", c.sprt.p_bad, "SPRT: accuracy of a broken server")->capture_default_str()->group("Decision");
+  cmd->add_option("--alpha", c.sprt.alpha, "SPRT: P(broken verdict | healthy)")->capture_default_str()->group("Decision");
+  cmd->add_option("--beta", c.sprt.beta, "SPRT: P(healthy verdict | broken)")->capture_default_str()->group("Decision");
+  cmd->add_option("--min-accuracy", o.min_accuracy,
+                  "Fail below this accuracy (fixed rule; with sprt, the fallback when questions run out)")
+      ->group("Decision");
+  cmd->add_option("--baseline", o.baseline,
+                  "probe.jsonl of a reference run: paired exact McNemar test on the same questions")->group("Decision");
+  cmd->add_option("--paired-alpha", c.paired_alpha, "Significance level of the paired test")->capture_default_str()->group("Decision");
+  cmd->add_option("--max-error-rate", c.max_error_rate,
+                  "Stop with exit 3 once failed requests exceed this fraction of the questions")
+      ->capture_default_str()->group("Decision");
+
+  cmd->add_option("--out", o.out, "Output folder: probe.jsonl, probe.json, junit.xml, summary.md")
+      ->capture_default_str()->group("Output");
+  cmd->add_flag("--resume", c.resume, "Keep the answered questions of OUT/probe.jsonl and ask only the rest")->group("Output");
+  cmd->add_flag("--bisect", o.bisect,
+                "Exit codes for `git bisect run`: 0 good, 1 bad, 125 skip (the server never became\n"
+                "ready), 129 abort (infrastructure failure, bad input, interrupted)")->group("Output");
+  cmd->add_option("--progress-interval", c.progress_interval_s, "Seconds between progress lines")->capture_default_str()->group("Output");
+  cmd->add_flag("--quiet", o.quiet, "No progress lines on stderr")->group("Output");
+}
+
+std::filesystem::path default_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "mxguard";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "mxguard";
+  return ".mxguard-cache";
+}
+
+void add_fetch_data(CLI::App* probe_cmd, Action& action) {
+  auto* cmd = probe_cmd->add_subcommand(
+      "fetch-data",
+      "Download a GSM8K split (openai/grade-school-math), verify its sha256 and cache it; prints the\n"
+      "cached file's path. A cached file with the right hash is used without network access.");
+  struct Options {
+    std::string split = "test", url, sha256, cache_dir;
+    double timeout = 120;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("--split", o->split, "test (1319 questions) or train (7473)")
+      ->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+  cmd->add_option("--url", o->url, "Download from here instead (http(s):// or file://)");
+  cmd->add_option("--sha256", o->sha256, "Expected sha256 (default: the published split's)");
+  cmd->add_option("--cache-dir", o->cache_dir, "Cache folder (default: $XDG_CACHE_HOME/mxguard or ~/.cache/mxguard)");
+  cmd->add_option("--timeout", o->timeout, "Seconds the download may take")->capture_default_str();
+  cmd->callback([&action, o] {
+    action = [o] {
+      probe::FetchOptions f;
+      const bool train = o->split == "train";
+      f.url = o->url.empty() ? std::string(train ? probe::kGsm8kTrainUrl : probe::kGsm8kTestUrl) : o->url;
+      // A custom URL has no published hash; the default one keeps it unless the user gives another.
+      f.sha256 = !o->sha256.empty() ? o->sha256
+                 : o->url.empty()   ? std::string(train ? probe::kGsm8kTrainSha256 : probe::kGsm8kTestSha256)
+                                    : std::string();
+      f.cache_dir = o->cache_dir.empty() ? default_cache_dir() : std::filesystem::path(o->cache_dir);
+      f.timeout_s = o->timeout;
+      const auto path = probe::fetch_dataset(f, [](std::string_view line) { fmt::print(stderr, "{}\n", line); });
+      fmt::print("{}\n", path.string());
+      return exit_code::kPass;
+    };
+  });
+}
+
+void add_simulate(CLI::App* probe_cmd, Action& action) {
+  auto* cmd = probe_cmd->add_subcommand(
+      "simulate",
+      "How many questions the sequential test needs, and how often it says broken, for servers of a\n"
+      "given true accuracy: exact (dynamic programming over the test's states) and Monte Carlo, next\n"
+      "to the fixed rule's question count. Example, the incident (0.88 healthy vs 0.21 broken):\n"
+      "  mxguard probe simulate --p-true 0.88 --p-true 0.21\n"
+      "and a 0.79 gate with an indifference zone, truncated at 200 questions:\n"
+      "  mxguard probe simulate --p-good 0.85 --p-bad 0.73 --max-questions 200 --min-accuracy 0.79 --p-true 0.88");
+  struct Options {
+    probe::SprtConfig sprt;
+    std::vector<double> p_true{0.88, 0.79, 0.57, 0.21, 0.04};
+    std::int64_t runs = 20000;
+    std::uint64_t seed = 1;
+    double min_accuracy = -1;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("--p-true", o->p_true, "True accuracy of the simulated server (repeatable)")->capture_default_str();
+  cmd->add_option("--p-good", o->sprt.p_good, "SPRT: accuracy of a healthy server")->capture_default_str();
+  cmd->add_option("--p-bad", o->sprt.p_bad, "SPRT: accuracy of a broken server")->capture_default_str();
+  cmd->add_option("--alpha", o->sprt.alpha, "SPRT: P(broken verdict | healthy)")->capture_default_str();
+  cmd->add_option("--beta", o->sprt.beta, "SPRT: P(healthy verdict | broken)")->capture_default_str();
+  cmd->add_option("--max-questions", o->sprt.max_questions, "Truncation (0: none); the fixed rule's question count")
+      ->capture_default_str();
+  cmd->add_option("--min-accuracy", o->min_accuracy, "Fallback threshold at truncation (default: midpoint)");
+  cmd->add_option("--runs", o->runs, "Monte Carlo runs per p-true")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Monte Carlo seed")->capture_default_str();
+  cmd->callback([&action, o] {
+    action = [o] {
+      probe::SprtConfig c = o->sprt;
+      c.fallback_threshold = o->min_accuracy >= 0 ? o->min_accuracy : (c.p_good + c.p_bad) / 2;
+      probe::validate(c);
+      if (o->runs < 1) throw InputError(fmt::format("--runs {}: must be >= 1", o->runs));
+      const probe::Sprt shape(c);
+      fmt::print("SPRT p_good {} vs p_bad {}, alpha {}, beta {}: a right answer moves the LLR {:+.3f}, a wrong one "
+                 "{:+.3f}; boundaries {:.3f} / {:+.3f}{}\n",
+                 c.p_good, c.p_bad, c.alpha, c.beta, shape.step_correct(), shape.step_wrong(), shape.lower(),
+                 shape.upper(),
+                 c.max_questions ? fmt::format("; truncated at {} with the fixed rule accuracy >= {}", c.max_questions,
+                                               c.fallback_threshold)
+                                 : std::string());
+      fmt::print("{:>7} {:>14} {:>12} {:>5} {:>5} {:>5} {:>10} {:>10} {:>12}\n", "p_true", "E[questions]", "simulated",
+                 "p50", "p90", "p99", "P(broken)", "truncated", "fixed rule");
+      for (const double p : o->p_true) {
+        if (!(p >= 0 && p <= 1)) throw InputError(fmt::format("--p-true {}: must be in [0, 1]", p));
+        const auto exact = probe::exact_questions_to_verdict(p, c);
+        const auto sim = probe::simulate_questions_to_verdict(p, c, o->runs, o->seed);
+        fmt::print("{:>7.3f} {:>14.2f} {:>12.2f} {:>5} {:>5} {:>5} {:>10.4f} {:>10.4f} {:>12}\n", p,
+                   exact.expected_questions, sim.mean_questions, sim.p50, sim.p90, sim.p99, exact.p_broken,
+                   exact.p_truncated, c.max_questions ? fmt::format("{}", c.max_questions) : std::string("-"));
+      }
+      return exit_code::kPass;
+    };
+  });
+}
+
+void add_probe(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand(
+      "probe",
+      "End-to-end GSM8K probe of a live server, the way the MXFP4 incident was first seen (GSM8K\n"
+      "0.88 -> 0.21): SGLang's few-shot prompt, sampling parameters, warm-up and scoring, byte for byte.\n"
+      "Failed requests (connection errors, timeouts, 5xx, aborted generations) are retried and never\n"
+      "count as wrong answers; past --max-error-rate the run stops as an infrastructure failure.\n"
+      "Exit: 0 pass, 1 accuracy regression, 2 bad input, 3 infrastructure failure, 130 interrupted\n"
+      "(with --bisect: 0 / 1 / 125 / 129).");
+  cmd->require_subcommand(0, 1);
+  auto o = std::make_shared<ProbeCliOptions>();
+  add_run_options(cmd, *o);
+  add_fetch_data(cmd, action);
+  add_simulate(cmd, action);
+  cmd->footer(
+      "Examples:\n"
+      "  # the upstream CI's check: 200 questions, 5 shots, fail below 0.79\n"
+      "  mxguard probe --data test.jsonl --base-url http://127.0.0.1:30000 --min-accuracy 0.79\n"
+      "  # collapse detector: a verdict in ~5 questions\n"
+      "  mxguard probe --data test.jsonl --stop sprt --p-good 0.88 --p-bad 0.21\n"
+      "  # pre-merge: paired against the main branch's run\n"
+      "  mxguard probe --data test.jsonl --baseline main-probe/probe.jsonl --out pr-probe\n"
+      "  # rehearse without a GPU: `mxguard standin --port 30000` in another shell");
+  // The run is the default action; a subcommand (fetch-data, simulate) sets its own.
+  cmd->callback([&action, cmd, o] {
+    if (!cmd->get_subcommands().empty()) return;
+    action = [o] {
+      try {
+        return run_probe_command(*o);
+      } catch (const InputError& e) {
+        if (!o->bisect) throw;
+        fmt::print(stderr, "mxguard: error: {}\n", e.what());
+        return exit_code::kBisectAbort;  // a bad invocation must not mark the commit bad
+      }
+    };
+  });
+}
+
+const CommandRegistration registration{60, add_probe};
+
+}  // namespace
+}  // namespace mxg::cli

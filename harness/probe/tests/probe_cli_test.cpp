@@ -1,0 +1,141 @@
+// End-to-end tests of the `mxguard probe` and `mxguard standin` binaries as CI runs them: a stand-in
+// process, the probe against it, exit codes (plain and --bisect), outputs, interrupt and resume.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
+
+#include "harness/matrix/tests/mxguard_process.hpp"
+
+namespace mxg::probe::testing {
+namespace {
+
+using matrix::testing::MxguardProcess;
+using matrix::testing::read_text;
+using matrix::testing::run_mxguard;
+
+class ProbeCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::filesystem::temp_directory_path() /
+          ("mxg-probe-cli-" + std::to_string(::getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    data = (dir / "data.jsonl").string();
+    const auto made = run_mxguard({"standin", "--make-data", "80", "--seed", "2", "--out", data}, dir);
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  // Starts `mxguard standin` on an ephemeral port and returns its URL, read from its first line.
+  std::string start_standin(std::vector<std::string> extra) {
+    std::vector<std::string> args{"standin", "--port", "0", "--data", data, "--threads", "32"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    standin = std::make_unique<MxguardProcess>(args, dir, dir);
+    const std::regex listening(R"(listening on (http://127\.0\.0\.1:\d+))");
+    for (int i = 0; i < 200; ++i) {
+      std::smatch m;
+      const std::string out = read_text(standin->stdout_path());
+      if (std::regex_search(out, m, listening)) return m[1];
+      if (!standin->running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ADD_FAILURE() << "the stand-in did not print its address";
+    return "http://127.0.0.1:1";
+  }
+
+  std::vector<std::string> probe_args(const std::string& url, const std::string& out) {
+    return {"probe", "--base-url", url, "--data", data, "--num-questions", "60", "--out", (dir / out).string(),
+            "--retry-delay", "0.01"};
+  }
+
+  std::filesystem::path dir;
+  std::string data;
+  std::unique_ptr<MxguardProcess> standin;
+};
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST_F(ProbeCli, PassPrintsSglangLinesAndWritesEveryReport) {
+  const std::string url = start_standin({"--accuracy", "0.9"});
+  const auto r = run_mxguard(probe_args(url, "out"), dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(Accuracy: 0\.\d{3}\nInvalid: 0\.\d{3}\nLatency: \d+\.\d{3} s\n)"
+                                                  R"(Output throughput: \d+\.\d{3} token/s\n)")))
+      << r.out;
+  const auto summary = nlohmann::json::parse(read_text(dir / "out" / "probe.json"));
+  EXPECT_EQ(summary["verdict"], "PASS");
+  EXPECT_EQ(summary["answered"], 60);
+  EXPECT_EQ(summary["server"]["model"], "mxguard/standin-gsm8k");
+  pugi::xml_document junit;
+  EXPECT_TRUE(junit.load_file((dir / "out" / "junit.xml").c_str()));
+  EXPECT_EQ(junit.child("testsuites").child("testsuite").attribute("failures").as_int(), 0);
+  // The standin stops cleanly on SIGTERM.
+  standin->send(SIGTERM);
+  const auto s = standin->wait();
+  EXPECT_TRUE(s.exited);
+  EXPECT_EQ(s.exit_code, 0);
+}
+
+TEST_F(ProbeCli, ExitCodesPlainAndForGitBisect) {
+  const std::string url = start_standin({"--accuracy", "0.3"});
+  EXPECT_EQ(run_mxguard(plus(probe_args(url, "low"), {"--min-accuracy", "0.79"}), dir).exit_code, 1);
+  EXPECT_EQ(run_mxguard(plus(probe_args(url, "lowb"), {"--min-accuracy", "0.79", "--bisect"}), dir).exit_code, 1);
+  EXPECT_EQ(run_mxguard(plus(probe_args(url, "ok"), {"--min-accuracy", "0.1", "--bisect"}), dir).exit_code, 0);
+  // Nothing listens on port 1: infrastructure (3); for bisect an abort (129), or a skip (125) when the
+  // server never became ready (this commit's server did not come up, like a failed build).
+  EXPECT_EQ(run_mxguard(probe_args("http://127.0.0.1:1", "down"), dir).exit_code, 3);
+  EXPECT_EQ(run_mxguard(plus(probe_args("http://127.0.0.1:1", "downb"), {"--bisect"}), dir).exit_code, 129);
+  EXPECT_EQ(run_mxguard(plus(probe_args("http://127.0.0.1:1", "nr"), {"--bisect", "--wait-ready", "0.3"}), dir).exit_code,
+            125);
+  // Bad input: 2, and never "bad commit" under bisect.
+  auto bad = probe_args(url, "bad");
+  bad[4] = (dir / "missing.jsonl").string();
+  const auto b = run_mxguard(bad, dir);
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.err.find("missing.jsonl"), std::string::npos) << b.err;
+  EXPECT_EQ(run_mxguard(plus(bad, {"--bisect"}), dir).exit_code, 129);
+  EXPECT_EQ(run_mxguard({"probe", "--base-url", url}, dir).exit_code, 2);  // no --data
+}
+
+TEST_F(ProbeCli, InterruptKeepsAnswersAndResumeFinishes) {
+  const std::string url = start_standin({"--latency-ms", "30"});
+  MxguardProcess probe(plus(probe_args(url, "int"), {"--parallel", "2"}), dir, dir);
+  const auto log = dir / "int" / "probe.jsonl";
+  ASSERT_TRUE(matrix::testing::wait_for_lines(log, 5, probe, std::chrono::seconds(20)));
+  probe.send(SIGINT);
+  const auto r = probe.wait();
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  const auto kept = matrix::testing::complete_lines(log).size();
+  EXPECT_GE(kept, 5u);
+  EXPECT_LT(kept, 60u);
+  const auto resumed = run_mxguard(plus(probe_args(url, "int"), {"--resume", "--parallel", "16"}), dir);
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find(std::to_string(kept) + " answered questions reused"), std::string::npos) << resumed.err;
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "int" / "probe.json"))["answered"], 60);
+}
+
+TEST_F(ProbeCli, HelpTeachesAndSimulateReproducesTheDocumentedCost) {
+  const auto h = run_mxguard({"probe", "--help"}, dir);
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* s : {"--stop", "--baseline", "--bisect", "Exit:", "fetch-data", "simulate"}) {
+    EXPECT_NE(h.out.find(s), std::string::npos) << s;
+  }
+  const auto sim = run_mxguard({"probe", "simulate", "--p-true", "0.88", "--p-true", "0.21", "--runs", "2000"}, dir);
+  ASSERT_EQ(sim.exit_code, 0) << sim.err;
+  // PROBE.md: about 5.3 questions for a healthy server and 4.7 for the collapsed one.
+  EXPECT_TRUE(std::regex_search(sim.out, std::regex(R"(\n\s*0\.880\s+5\.[23]\d)"))) << sim.out;
+  EXPECT_TRUE(std::regex_search(sim.out, std::regex(R"(\n\s*0\.210\s+4\.[67]\d)"))) << sim.out;
+}
+
+}  // namespace
+}  // namespace mxg::probe::testing
