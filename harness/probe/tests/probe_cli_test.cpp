@@ -35,7 +35,8 @@ class ProbeCli : public ::testing::Test {
 
   // Starts `mxguard standin` on an ephemeral port and returns its URL, read from its first line.
   std::string start_standin(std::vector<std::string> extra) {
-    std::vector<std::string> args{"standin", "--port", "0", "--data", data, "--threads", "32"};
+    // More threads than the probe's 64 connections: a keep-alive connection holds a server thread.
+    std::vector<std::string> args{"standin", "--port", "0", "--data", data, "--threads", "96"};
     args.insert(args.end(), extra.begin(), extra.end());
     standin = std::make_unique<MxguardProcess>(args, dir, dir);
     const std::regex listening(R"(listening on (http://127\.0\.0\.1:\d+))");
