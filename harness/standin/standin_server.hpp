@@ -57,6 +57,11 @@ struct StandinStats {
   std::map<std::string, std::int64_t> per_question_requests;  // question text -> generation requests
 };
 
+// Endpoints: GET /health, /health_generate (no API key needed, as in SGLang), /get_model_info,
+// /v1/models, /standin/stats (StandinStats as JSON, no key); POST /generate, /v1/completions,
+// /v1/chat/completions. Tokens are whitespace-separated words (no tokenizer). Warm-ups (max tokens 0)
+// get "" and never fault; when several faults fire for one request the first of drop, hang, error,
+// malformed, abort, truncate wins (fault_plan.hpp).
 class StandinServer {
  public:
   // `data` are the questions it knows (their labels are the correct answers). Validates options.
