@@ -18,6 +18,7 @@ if(HTTPLIB_FOUND)
   find_package(pugixml REQUIRED)
   mxg_add_test(NAME probe_test
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_fixture.cpp
+            ${CMAKE_CURRENT_SOURCE_DIR}/tests/refusing_port.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_units_test.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_runner_test.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_fuzz_test.cpp
@@ -28,6 +29,7 @@ endif()
 if(HTTPLIB_FOUND)
   mxg_add_test(NAME probe_cli_test
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_cli_test.cpp
+            ${CMAKE_CURRENT_SOURCE_DIR}/tests/refusing_port.cpp
             ${PROJECT_SOURCE_DIR}/harness/matrix/tests/mxguard_process.cpp
     LIBS nlohmann_json::nlohmann_json pugixml::pugixml
     LABELS probe)

@@ -267,6 +267,7 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   HttpPool pool = make_generation_pool(c);
 
   std::int64_t next_order = 0, errors = 0, answered_now = 0;
+  const auto lookahead = static_cast<std::int64_t>(2 * c.http.max_in_flight);
   const auto max_errors = static_cast<std::int64_t>(std::floor(c.max_error_rate * static_cast<double>(n)));
   std::optional<ProbeVerdict> early;  // set when the run stops before every question finished
   std::string early_reason;
@@ -298,7 +299,11 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
       s.stop_reason = fmt::format("all {} questions finished", n);
       break;
     }
-    while (pool.pending() < c.http.max_in_flight && next_order < n) {
+    // With a sequential test, requests run at most `lookahead` positions past the first unfinished one:
+    // answers are fed in permutation order, so anything further out cannot speed up the verdict and is
+    // wasted work when the test stops. Twice the parallelism keeps the pipe full past one slow answer.
+    const std::int64_t horizon = sprt ? feed.released_positions() + lookahead : n;
+    while (pool.pending() < c.http.max_in_flight && next_order < std::min(n, horizon)) {
       const auto idx = plan.by_order[static_cast<std::size_t>(next_order++)];
       if (done[static_cast<std::size_t>(idx)]) continue;
       const auto& q = plan.questions[static_cast<std::size_t>(idx)];

@@ -11,6 +11,7 @@
 #include <pugixml.hpp>
 
 #include "harness/matrix/tests/mxguard_process.hpp"
+#include "harness/probe/tests/refusing_port.hpp"
 
 namespace mxg::probe::testing {
 namespace {
@@ -92,12 +93,12 @@ TEST_F(ProbeCli, ExitCodesPlainAndForGitBisect) {
   EXPECT_EQ(run_mxguard(plus(probe_args(url, "low"), {"--min-accuracy", "0.79"}), dir).exit_code, 1);
   EXPECT_EQ(run_mxguard(plus(probe_args(url, "lowb"), {"--min-accuracy", "0.79", "--bisect"}), dir).exit_code, 1);
   EXPECT_EQ(run_mxguard(plus(probe_args(url, "ok"), {"--min-accuracy", "0.1", "--bisect"}), dir).exit_code, 0);
-  // Nothing listens on port 1: infrastructure (3); for bisect an abort (129), or a skip (125) when the
-  // server never became ready (this commit's server did not come up, like a failed build).
-  EXPECT_EQ(run_mxguard(probe_args("http://127.0.0.1:1", "down"), dir).exit_code, 3);
-  EXPECT_EQ(run_mxguard(plus(probe_args("http://127.0.0.1:1", "downb"), {"--bisect"}), dir).exit_code, 129);
-  EXPECT_EQ(run_mxguard(plus(probe_args("http://127.0.0.1:1", "nr"), {"--bisect", "--wait-ready", "0.3"}), dir).exit_code,
-            125);
+  // Nothing listens: infrastructure (3); for bisect an abort (129), or a skip (125) when the server
+  // never became ready (this commit's server did not come up, like a failed build).
+  const RefusingPort closed;
+  EXPECT_EQ(run_mxguard(probe_args(closed.url(), "down"), dir).exit_code, 3);
+  EXPECT_EQ(run_mxguard(plus(probe_args(closed.url(), "downb"), {"--bisect"}), dir).exit_code, 129);
+  EXPECT_EQ(run_mxguard(plus(probe_args(closed.url(), "nr"), {"--bisect", "--wait-ready", "0.3"}), dir).exit_code, 125);
   // Bad input: 2, and never "bad commit" under bisect.
   auto bad = probe_args(url, "bad");
   bad[4] = (dir / "missing.jsonl").string();

@@ -12,6 +12,7 @@
 
 #include "harness/probe/runner.hpp"
 #include "harness/probe/tests/probe_fixture.hpp"
+#include "harness/probe/tests/refusing_port.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/probe_report.hpp"
 
@@ -130,7 +131,8 @@ TEST_F(ProbeRunner, ServerErrorsBeyondTheBudgetStopTheRunAsInfrastructure) {
 }
 
 TEST_F(ProbeRunner, UnreachableServerIsInfrastructureNotARegression) {
-  ProbeConfig c = quick_config("http://127.0.0.1:1", data.file, dir.path() / "down");
+  const RefusingPort closed;
+  ProbeConfig c = quick_config(closed.url(), data.file, dir.path() / "down");
   const ProbeRun run = run_probe(c, {});
   EXPECT_EQ(run.summary.verdict, ProbeVerdict::Infra);
   EXPECT_EQ(run.summary.exit_code, 3);
@@ -147,7 +149,8 @@ TEST_F(ProbeRunner, WaitReadyRidesOutAStartingServerAndFlagsOneThatNeverStarts) 
   c.wait_ready_s = 10;
   EXPECT_EQ(run_probe(c, {}).summary.verdict, ProbeVerdict::Pass);
 
-  ProbeConfig never = quick_config("http://127.0.0.1:1", data.file, dir.path() / "never");
+  const RefusingPort closed;
+  ProbeConfig never = quick_config(closed.url(), data.file, dir.path() / "never");
   never.wait_ready_s = 0.5;
   const ProbeRun run = run_probe(never, {});
   EXPECT_EQ(run.summary.verdict, ProbeVerdict::Infra);
@@ -170,8 +173,8 @@ TEST_F(ProbeRunner, SprtStopsEarlyOnACollapseAndOnAHealthyServer) {
     ASSERT_TRUE(run.summary.sprt.has_value());
     EXPECT_LE(run.summary.sprt->observations, 12);
     EXPECT_NE(run.summary.sprt->stop, "fallback");
-    // Bounded in flight: at most the decided prefix plus one window of requests was sent.
-    EXPECT_LE(server->stats().generation_requests - 1, run.summary.sprt->observations + 4 + 4);
+    // Bounded look-ahead: requests go at most 2 x --parallel positions past the decided prefix.
+    EXPECT_LE(server->stats().generation_requests - 1, run.summary.sprt->observations + 2 * 4);
   }
 }
 
