@@ -105,9 +105,10 @@ void ResultsLog::append(const CombinationResult& r) {
   sync_fd(fd_, path_);
 }
 
-LoadedResults load_results_jsonl(const std::filesystem::path& path) {
+void read_log_lines(const std::filesystem::path& path, std::string_view record_kind,
+                    const std::function<void(std::string_view line)>& parse_and_keep,
+                    std::vector<std::string>& warnings) {
   const std::string bytes = read_file(path);
-  LoadedResults loaded;
   std::size_t start = 0;
   std::int64_t line_number = 0;
   while (start < bytes.size()) {
@@ -119,16 +120,23 @@ LoadedResults load_results_jsonl(const std::filesystem::path& path) {
     start = end + 1;
     if (is_blank(line)) continue;
     try {
-      loaded.results.push_back(parse_result_line(line));
+      parse_and_keep(line);
     } catch (const InputError& e) {
       if (!terminated) {
-        loaded.warnings.push_back(fmt::format("{}:{}: ignoring torn last line ({} bytes, no newline): {}",
-                                              path.string(), line_number, line.size(), e.what()));
+        warnings.push_back(fmt::format("{}:{}: ignoring torn last line ({} bytes, no newline): {}", path.string(),
+                                       line_number, line.size(), e.what()));
         break;
       }
-      throw InputError(fmt::format("{}:{}: malformed result record: {}", path.string(), line_number, e.what()));
+      throw InputError(fmt::format("{}:{}: malformed {}: {}", path.string(), line_number, record_kind, e.what()));
     }
   }
+}
+
+LoadedResults load_results_jsonl(const std::filesystem::path& path) {
+  LoadedResults loaded;
+  read_log_lines(
+      path, "result record", [&](std::string_view line) { loaded.results.push_back(parse_result_line(line)); },
+      loaded.warnings);
   return loaded;
 }
 

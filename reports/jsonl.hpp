@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,15 @@ class ResultsLog {
   int fd_ = -1;
   std::string repair_note_;
 };
+
+// The reading rules of an append-only JSON Lines log, for every such log (results.jsonl, probe.jsonl):
+// CR before '\n' and blank lines are ignored; `parse_and_keep` gets each other line and throws
+// mxg::InputError when it is malformed. A malformed last line without '\n' is a torn write (the run
+// died mid-line): a warning, not an error. Any other -> mxg::InputError "<file>:<line>: malformed
+// <record_kind>: ...". An unreadable file -> mxg::InputError naming it.
+void read_log_lines(const std::filesystem::path& path, std::string_view record_kind,
+                    const std::function<void(std::string_view line)>& parse_and_keep,
+                    std::vector<std::string>& warnings);
 
 struct LoadedResults {
   std::vector<CombinationResult> results;  // in file order; duplicates (re-runs) are kept as written

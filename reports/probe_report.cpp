@@ -9,6 +9,7 @@
 
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
+#include "reports/jsonl.hpp"
 #include "reports/xml_text.hpp"
 
 namespace mxg::report {
@@ -101,28 +102,10 @@ ProbeQuestionRecord parse_probe_line(std::string_view line) {
 }
 
 LoadedProbeLog load_probe_jsonl(const std::filesystem::path& path) {
-  const std::string text = read_file(path);
   LoadedProbeLog out;
-  std::size_t pos = 0;
-  std::int64_t line_no = 0;
-  while (pos < text.size()) {
-    ++line_no;
-    const std::size_t nl = text.find('\n', pos);
-    const bool torn = nl == std::string::npos;
-    const std::string_view line = std::string_view(text).substr(pos, torn ? std::string::npos : nl - pos);
-    pos = torn ? text.size() : nl + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    try {
-      out.records.push_back(parse_probe_line(line));
-    } catch (const InputError& e) {
-      if (torn) {
-        out.warnings.push_back(fmt::format("{}:{}: ignored a torn last line (the run was cut off mid-write)",
-                                           path.string(), line_no));
-        continue;
-      }
-      throw InputError(fmt::format("{}:{}: {}", path.string(), line_no, e.what()));
-    }
-  }
+  read_log_lines(
+      path, "probe record", [&](std::string_view line) { out.records.push_back(parse_probe_line(line)); },
+      out.warnings);
   return out;
 }
 

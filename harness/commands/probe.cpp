@@ -1,7 +1,5 @@
 // `mxguard probe`: the end-to-end GSM8K probe against a live server (SGLang few-shot parity,
 // sequential early stop, paired baseline), plus `probe fetch-data` and `probe simulate`.
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -9,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "harness/command.hpp"
+#include "harness/interrupt.hpp"
 #include "harness/probe/fetch_data.hpp"
 #include "harness/probe/runner.hpp"
 #include "harness/probe/stats.hpp"
@@ -17,13 +16,6 @@
 
 namespace mxg::cli {
 namespace {
-
-std::atomic<bool> g_probe_stop{false};
-extern "C" void on_probe_interrupt(int) {
-  g_probe_stop.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-  std::signal(SIGTERM, SIG_DFL);
-}
 
 struct ProbeCliOptions {
   probe::ProbeConfig config;
@@ -71,13 +63,11 @@ int run_probe_command(ProbeCliOptions o) {
   }
   probe::ProbeHooks hooks;
   if (!o.quiet) hooks.log = [](std::string_view line) { fmt::print(stderr, "{}\n", line); };
-  hooks.interrupted = &g_probe_stop;
-  g_probe_stop.store(false);
-  std::signal(SIGINT, on_probe_interrupt);
-  std::signal(SIGTERM, on_probe_interrupt);
-  const probe::ProbeRun run = probe::run_probe(c, hooks);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  const probe::ProbeRun run = [&] {
+    const ScopedInterruptHandler interrupt;
+    hooks.interrupted = &interrupt.flag();
+    return probe::run_probe(c, hooks);
+  }();
   const auto& s = run.summary;
   fmt::print("{}", report::render_sglang_lines(s));
   fmt::print("Verdict: {} ({}); {} answered, {} errors, accuracy {:.3f} [{:.3f}, {:.3f}]\n",

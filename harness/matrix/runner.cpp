@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -19,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/interrupt.hpp"
 #include "harness/matrix/canonical_inputs.hpp"
 #include "harness/matrix/case_spec.hpp"
 #include "harness/matrix/derivation.hpp"
@@ -40,13 +40,6 @@
 namespace mxg::matrix {
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_interrupt(int) {
-  g_stop.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-  std::signal(SIGTERM, SIG_DFL);
-}
 
 // Combinations whose device buffers are identical (is_shuffled and gate_mode are only what the
 // kernel is told) are prepared once.
@@ -253,12 +246,11 @@ int Runner::run() {
 
   progress_ = std::make_unique<Progress>(total, opt_.progress_tty);
   progress_->skip(static_cast<std::int64_t>(done_ids_.size()));
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
+  const ScopedInterruptHandler interrupt;
   const auto wall_start = std::chrono::steady_clock::now();
 
   for (const auto& pl : plan) {
-    if (g_stop.load()) break;
+    if (interrupt.requested()) break;
     const Instance& inst = *pl.instance;
     std::vector<Combination> todo;
     for (const auto& c : pl.combos)
@@ -297,7 +289,7 @@ int Runner::run() {
     std::exception_ptr worker_failure;  // the first exception a worker did not turn into a result
     std::mutex failure_mu;
     auto work = [&](FusedMoeBackend& backend) {
-      for (std::size_t i; !g_stop.load() && (i = next.fetch_add(1)) < items.size();) {
+      for (std::size_t i; !interrupt.requested() && (i = next.fetch_add(1)) < items.size();) {
         const auto& item = items[i];
         FusedMoeProblem prepared;
         try {
@@ -317,7 +309,7 @@ int Runner::run() {
           continue;
         }
         for (const auto& c : item.group.members) {
-          if (g_stop.load()) break;
+          if (interrupt.requested()) break;
           record(run_one(ctx, prepared, c, item.mutant, backend));
         }
       }
@@ -341,15 +333,13 @@ int Runner::run() {
     progress_->instance_done(inst.id());
   }
 
-  summary.interrupted = g_stop.load();
+  summary.interrupted = interrupt.requested();
   summary.finished_at = utc_now_iso8601();
   summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   summary.results = results_;
   summary.mutants = score_mutants(results_);
   progress_->close();
   finish_reports(summary);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   if (summary.interrupted) {
     fmt::print(stderr, "mxguard matrix: interrupted; partial report written to {} (rerun with --resume)\n",
                opt_.out_dir.string());
