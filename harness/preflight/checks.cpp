@@ -1,0 +1,107 @@
+// The known-bad rules. Layout consistency is decided by the matrix derivation (one formula per
+// layout, never re-derived here); the TP rule and the padding rule read the plan's numbers.
+#include "harness/preflight/checks.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "harness/matrix/derivation.hpp"
+
+namespace mxg::preflight {
+
+bool Verdict::bad() const {
+  return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.severity == Severity::Bad; });
+}
+
+namespace {
+
+// A small geometry whose sizes are multiples of every tile and scale block: consistency of a
+// (prep, shuffle, flag, gate mode) combination does not depend on the size, and this one derives in
+// microseconds. Padding is judged separately, per real rank.
+matrix::Geometry consistency_geometry() {
+  return matrix::Geometry{.hidden = 96, .hidden_padded = 256, .loaded_units = 64, .intermediate_padded = 256,
+                          .units_over_tp = 64, .experts = 3};
+}
+
+// Names the parts of the combination that disagree, for the message; the derivation has decided.
+std::string mismatch_summary(const matrix::Combination& c) {
+  std::vector<std::string> parts;
+  if (!c.is_shuffled && c.weight_shuffle != matrix::WeightShuffle::None) {
+    parts.push_back(fmt::format("weights were shuffled ({}) but is_shuffled is false, so the kernel reads them as "
+                                "plain rows (preshuffle_off)",
+                                matrix::name(c.weight_shuffle)));
+  }
+  if (c.is_shuffled && c.weight_shuffle == matrix::WeightShuffle::None) {
+    parts.push_back("is_shuffled is true but nothing was shuffled");
+  }
+  const bool interleaved_rows = c.weight_shuffle == matrix::WeightShuffle::InterleavedTiles;
+  if (c.weight_shuffle != matrix::WeightShuffle::None && interleaved_rows != (c.gate_mode == GateMode::Interleave)) {
+    parts.push_back(fmt::format("the {} shuffle family does not match gate mode {}", matrix::name(c.weight_shuffle),
+                                gate_mode_name(c.gate_mode)));
+  }
+  if (c.weight_shuffle == matrix::WeightShuffle::None && c.gate_mode == GateMode::Interleave) {
+    parts.push_back("gate mode interleave needs 16-row gate/up blocks, which only the interleaved-tiles shuffle makes");
+  }
+  std::string out;
+  for (const auto& part : parts) out += (out.empty() ? "" : "; ") + part;
+  return out;
+}
+
+}  // namespace
+
+Verdict check_plan(const Plan& plan, const std::vector<matrix::Scenario>& scenarios) {
+  Verdict v;
+  const matrix::Combination& c = plan.combo;
+
+  matrix::Combination layout_only = c;
+  layout_only.padding = matrix::Padding::Correct;
+  const matrix::Derivation d = matrix::derive(layout_only, consistency_geometry());
+  if (!d.consistent) {
+    const std::string summary = mismatch_summary(c);
+    v.findings.push_back({Severity::Bad, "layout-mismatch",
+                          fmt::format("the kernel will not read the bytes the loader wrote: {}{}(first wrong element "
+                                      "on a test shape: {})",
+                                      summary, summary.empty() ? "" : " ", d.reason)});
+  }
+
+  if (c.gate_mode == GateMode::Separated && plan.moe_tp >= 2) {
+    v.findings.push_back(
+        {Severity::Bad, "separated-at-tp",
+         fmt::format("gate mode separated at MoE tp {}: the FlyDSL fp4x2 separated-mode kernel is wrong at TP >= 2 "
+                     "(GSM8K ~0.04, sgl-project/sglang#27201); use {}=1 (interleave)",
+                     plan.moe_tp, kGuInterleaveEnv)});
+  }
+
+  std::vector<std::string> short_ranks;
+  std::int64_t dropped = 0;
+  for (const RankRow& r : plan.ranks) {
+    if (r.dropped == 0) continue;
+    dropped += r.dropped;
+    short_ranks.push_back(fmt::format("rank {} loaded {} but the kernel uses {}", r.rank, r.loaded, r.used));
+  }
+  if (dropped > 0) {
+    std::string list;
+    for (const auto& s : short_ranks) list += (list.empty() ? "" : ", ") + s;
+    v.findings.push_back({Severity::Bad, "intermediate-pad-drops-units",
+                          fmt::format("intermediate_pad = I_p - I/tp hides {} loaded intermediate units ({}): the "
+                                      "kernel treats real units as padding (LAYOUTS.md §4)",
+                                      dropped, list)});
+  }
+
+  for (const auto& note : plan.notes) v.findings.push_back({Severity::Warning, "unverified", note});
+
+  if (!scenarios.empty()) {
+    for (const RankRow& r : plan.ranks) {
+      const matrix::Geometry g{.hidden = plan.request.model.hidden, .hidden_padded = plan.hidden_padded,
+                               .loaded_units = r.loaded, .intermediate_padded = r.intermediate_padded,
+                               .units_over_tp = r.units_over_tp, .experts = plan.experts_per_rank};
+      for (auto& name : matrix::realised_scenarios(scenarios, c, g)) {
+        if (std::find(v.scenarios.begin(), v.scenarios.end(), name) == v.scenarios.end()) v.scenarios.push_back(name);
+      }
+    }
+  }
+  return v;
+}
+
+}  // namespace mxg::preflight

@@ -1,0 +1,76 @@
+// config.json -> ModelConfig, with one-line InputErrors naming the file, field and value.
+#include "harness/preflight/model_config.hpp"
+
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "kernels/common/errors.hpp"
+
+namespace mxg::preflight {
+
+namespace {
+
+[[noreturn]] void fail(std::string_view label, std::string_view message) {
+  throw InputError(fmt::format("{}: {}", label, message));
+}
+
+std::int64_t positive_int(const nlohmann::json& doc, std::string_view label, const char* field) {
+  const auto it = doc.find(field);
+  if (it == doc.end()) fail(label, fmt::format("field '{}' is missing", field));
+  if (!it->is_number_integer()) fail(label, fmt::format("field '{}' = {} is not an integer", field, it->dump()));
+  const auto value = it->get<std::int64_t>();
+  if (value <= 0) fail(label, fmt::format("field '{}' = {} must be positive", field, value));
+  return value;
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const nlohmann::json& doc, std::string_view label) {
+  if (!doc.is_object()) fail(label, "the document is not a JSON object");
+  ModelConfig c;
+  c.source = std::string(label);
+  if (const auto it = doc.find("model_type"); it != doc.end() && it->is_string()) c.model_type = it->get<std::string>();
+  // Experts first: a dense model has no num_local_experts, and that is the clearer message.
+  if (!doc.contains("num_local_experts")) {
+    fail(label, fmt::format("field 'num_local_experts' is missing: model_type '{}' is not a MoE model (preflight "
+                            "checks the fused-MoE path)",
+                            c.model_type.empty() ? "?" : c.model_type));
+  }
+  c.experts = positive_int(doc, label, "num_local_experts");
+  c.experts_per_token = positive_int(doc, label, "num_experts_per_tok");
+  if (c.experts_per_token > c.experts) {
+    fail(label, fmt::format("field 'num_experts_per_tok' = {} exceeds num_local_experts = {}", c.experts_per_token,
+                            c.experts));
+  }
+  c.hidden = positive_int(doc, label, "hidden_size");
+  c.intermediate = positive_int(doc, label, "intermediate_size");
+  if (const auto it = doc.find("swiglu_limit"); it != doc.end()) {
+    if (!it->is_number()) fail(label, fmt::format("field 'swiglu_limit' = {} is not a number", it->dump()));
+    c.swiglu_limit = it->get<double>();
+  }
+  if (const auto it = doc.find("quantization_config"); it != doc.end()) {
+    if (!it->is_object()) fail(label, fmt::format("field 'quantization_config' = {} is not an object", it->dump()));
+    const auto method = it->find("quant_method");
+    if (method == it->end() || !method->is_string()) {
+      fail(label, "field 'quantization_config.quant_method' is missing or not a string");
+    }
+    c.quant_method = method->get<std::string>();
+  }
+  return c;
+}
+
+ModelConfig load_model_config(const std::filesystem::path& path) {
+  const std::string label = path.string();
+  std::ifstream in(path);
+  if (!in) fail(label, "cannot open the model config");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(label, fmt::format("not valid JSON (byte {})", e.byte));
+  }
+  return parse_model_config(doc, label);
+}
+
+}  // namespace mxg::preflight

@@ -1,0 +1,160 @@
+// Tests of the known-bad rules on the incident's historical configurations (DESIGN.md), on both
+// GPT-OSS sizes and every TP size of LAYOUTS.md §4, plus what-if overrides.
+#include "harness/preflight/checks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "harness/preflight/tests/test_models.hpp"
+
+namespace mxg::preflight {
+namespace {
+
+using testing::gptoss;
+
+PlanRequest request(std::int64_t experts, std::int64_t tp, SglangBehaviour b, EnvAssignments env = {}) {
+  PlanRequest r;
+  r.model = gptoss(experts);
+  r.tp = tp;
+  r.behaviour = b;
+  r.env = std::move(env);
+  r.env.emplace("SGLANG_USE_AITER", "1");
+  return r;
+}
+
+std::set<std::string> bad_rules(const Verdict& v) {
+  std::set<std::string> out;
+  for (const auto& f : v.findings) {
+    if (f.severity == Severity::Bad) out.insert(f.rule);
+  }
+  return out;
+}
+
+const Finding* find_rule(const Verdict& v, const std::string& rule) {
+  for (const auto& f : v.findings) {
+    if (f.rule == rule) return &f;
+  }
+  return nullptr;
+}
+
+TEST(Checks, TheOriginalIncidentIsALayoutMismatch) {
+  for (std::int64_t experts : {32, 128}) {
+    const Plan p = plan_sglang(request(experts, 1, SglangBehaviour::PreFix, {{"SGLANG_USE_AITER_MOE_GU_ITLV", "0"}}));
+    const Verdict v = check_plan(p);
+    EXPECT_TRUE(v.bad());
+    EXPECT_EQ(bad_rules(v), std::set<std::string>{"layout-mismatch"});
+    const std::string& m = find_rule(v, "layout-mismatch")->message;
+    EXPECT_NE(m.find("is_shuffled is false"), std::string::npos) << m;
+    EXPECT_NE(m.find("interleaved-tiles shuffle family does not match gate mode separated"), std::string::npos) << m;
+  }
+}
+
+TEST(Checks, PreFixIsBadEvenWithTheDefaultEnv) {
+  // The flag was lost whatever the gate mode: interleaved tiles + interleave mode still read unshuffled.
+  const Verdict v = check_plan(plan_sglang(request(128, 1, SglangBehaviour::PreFix)));
+  EXPECT_EQ(bad_rules(v), std::set<std::string>{"layout-mismatch"});
+}
+
+TEST(Checks, TheSeparatedFixIsOkAtTp1AndBadFromTp2) {
+  for (std::int64_t experts : {32, 128}) {
+    EXPECT_FALSE(check_plan(plan_sglang(request(experts, 1, SglangBehaviour::Separated))).bad());
+    const Verdict tp2 = check_plan(plan_sglang(request(experts, 2, SglangBehaviour::Separated)));
+    EXPECT_EQ(bad_rules(tp2), std::set<std::string>{"separated-at-tp"});
+    EXPECT_NE(find_rule(tp2, "separated-at-tp")->message.find("#27201"), std::string::npos);
+  }
+}
+
+TEST(Checks, TheInterleavePipelineIsLayoutConsistentAtEveryTp) {
+  for (std::int64_t experts : {32, 128}) {
+    for (std::int64_t tp : {1, 2, 4, 8}) {
+      const Verdict v = check_plan(plan_sglang(request(experts, tp, SglangBehaviour::Current)));
+      SCOPED_TRACE(::testing::Message() << experts << " experts, tp " << tp);
+      EXPECT_EQ(find_rule(v, "layout-mismatch"), nullptr);
+      EXPECT_EQ(find_rule(v, "separated-at-tp"), nullptr);
+      // LAYOUTS.md §4: only tp 4 and 8 load more than I/tp on some rank.
+      EXPECT_EQ(find_rule(v, "intermediate-pad-drops-units") != nullptr, tp >= 4);
+    }
+  }
+}
+
+TEST(Checks, TheInterleavePipelineWithPadFromLoadedUnitsIsOkAtEveryTp) {
+  for (std::int64_t experts : {32, 128}) {
+    for (std::int64_t tp : {1, 2, 4, 8}) {
+      PlanRequest r = request(experts, tp, SglangBehaviour::Current);
+      r.padding = matrix::Padding::Correct;
+      const Verdict v = check_plan(plan_sglang(r));
+      EXPECT_FALSE(v.bad()) << experts << " experts, tp " << tp;
+    }
+  }
+}
+
+TEST(Checks, PadRuleNamesTheRanksAndCounts) {
+  const Verdict tp4 = check_plan(plan_sglang(request(32, 4, SglangBehaviour::Current)));
+  const std::string& m4 = find_rule(tp4, "intermediate-pad-drops-units")->message;
+  EXPECT_NE(m4.find("hides 48 loaded"), std::string::npos) << m4;  // 3 ranks x 16
+  EXPECT_NE(m4.find("rank 0 loaded 736 but the kernel uses 720"), std::string::npos) << m4;
+  EXPECT_EQ(m4.find("rank 3"), std::string::npos) << m4;  // 672 loaded fits
+  const Verdict tp8 = check_plan(plan_sglang(request(32, 8, SglangBehaviour::Current)));
+  const std::string& m8 = find_rule(tp8, "intermediate-pad-drops-units")->message;
+  EXPECT_NE(m8.find("hides 168 loaded"), std::string::npos) << m8;  // 7 ranks x 24
+  EXPECT_NE(m8.find("rank 6 loaded 384 but the kernel uses 360"), std::string::npos) << m8;
+}
+
+TEST(Checks, CurrentWithEnvOffIsTheSeparatedBugAtTp2) {
+  const Verdict v =
+      check_plan(plan_sglang(request(128, 2, SglangBehaviour::Current, {{"SGLANG_USE_AITER_MOE_GU_ITLV", "0"}})));
+  EXPECT_EQ(bad_rules(v), std::set<std::string>{"separated-at-tp"});
+}
+
+TEST(Checks, ShuffleFamilyAgainstGateModeIsCaughtEitherWay) {
+  PlanRequest a = request(32, 1, SglangBehaviour::Current);
+  a.gate_mode = GateMode::Separated;  // interleaved tiles, separated kernel
+  EXPECT_EQ(bad_rules(check_plan(plan_sglang(a))), std::set<std::string>{"layout-mismatch"});
+  PlanRequest b = request(32, 1, SglangBehaviour::Separated);
+  b.gate_mode = GateMode::Interleave;  // separated tiles, interleave kernel
+  const Verdict vb = check_plan(plan_sglang(b));
+  EXPECT_EQ(bad_rules(vb), std::set<std::string>{"layout-mismatch"});
+  EXPECT_NE(find_rule(vb, "layout-mismatch")->message.find("separated-tiles shuffle family does not match gate mode "
+                                                           "interleave"),
+            std::string::npos);
+  PlanRequest plain = request(32, 1, SglangBehaviour::Separated);
+  plain.shuffle = matrix::WeightShuffle::None;
+  plain.is_shuffled = false;  // unshuffled bytes read as unshuffled: consistent
+  EXPECT_FALSE(check_plan(plan_sglang(plain)).bad());
+}
+
+TEST(Checks, UnverifiableThingsAreWarningsNotFailures) {
+  PlanRequest r = request(32, 1, SglangBehaviour::Current);
+  r.env.erase("SGLANG_USE_AITER");
+  r.env.emplace("HIP_VISIBLE_DEVICES", "0");
+  const Verdict v = check_plan(plan_sglang(r));
+  EXPECT_FALSE(v.bad());
+  std::string warnings;
+  for (const auto& f : v.findings) {
+    EXPECT_EQ(f.severity, Severity::Warning);
+    warnings += f.message + "\n";
+  }
+  EXPECT_NE(warnings.find("SGLANG_USE_AITER is not in --env"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("HIP_VISIBLE_DEVICES=0 is not modelled"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("gfx950"), std::string::npos) << warnings;
+}
+
+TEST(Checks, NamesTheHistoricalScenarioItRealises) {
+  matrix::Scenario incident{.name = "incident",
+                            .comment = "",
+                            .match = {{"weight_shuffle", "interleaved-tiles"}, {"is_shuffled", "false"},
+                                      {"gate_mode", "separated"}}};
+  matrix::Scenario pad{.name = "pad", .comment = "", .match = {{"padding", "from-i-over-tp"}},
+                       .only_where_loaded_exceeds_i_over_tp = true};
+  const std::vector<matrix::Scenario> scenarios = {incident, pad};
+  const Verdict v1 = check_plan(
+      plan_sglang(request(32, 1, SglangBehaviour::PreFix, {{"SGLANG_USE_AITER_MOE_GU_ITLV", "0"}})), scenarios);
+  EXPECT_EQ(v1.scenarios, std::vector<std::string>{"incident"});
+  const Verdict v4 = check_plan(plan_sglang(request(32, 4, SglangBehaviour::Current)), scenarios);
+  EXPECT_EQ(v4.scenarios, std::vector<std::string>{"pad"});
+}
+
+}  // namespace
+}  // namespace mxg::preflight

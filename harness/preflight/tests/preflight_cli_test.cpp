@@ -1,0 +1,88 @@
+// End-to-end tests of `mxguard preflight`: the built binary's exit codes (0 OK, 1 known-bad,
+// 2 bad input), the historical configurations, and --json on stdout.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/matrix/tests/mxguard_process.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mxg::matrix::testing::ProcessOutcome;
+using mxg::matrix::testing::run_mxguard;
+
+const std::string kFixtures = MXG_PREFLIGHT_FIXTURES;
+const std::string k20b = kFixtures + "/gpt-oss-20b.config.json";
+const std::string k120b = kFixtures + "/gpt-oss-120b.config.json";
+
+ProcessOutcome preflight(std::vector<std::string> args) {
+  args.insert(args.begin(), "preflight");
+  return run_mxguard(args, fs::temp_directory_path());
+}
+
+TEST(PreflightCli, HistoricalConfigurationsGetTheirExitCodes) {
+  const auto incident = preflight({"--model-config", k120b, "--sglang-behaviour", "pre-fix", "--env",
+                                   "SGLANG_USE_AITER=1", "--env", "SGLANG_USE_AITER_MOE_GU_ITLV=0"});
+  EXPECT_EQ(incident.exit_code, 1) << incident.out << incident.err;
+  EXPECT_NE(incident.out.find("BAD [layout-mismatch]"), std::string::npos) << incident.out;
+
+  const auto separated = preflight({"--model-config", k120b, "--sglang-behaviour", "separated", "--tp", "2"});
+  EXPECT_EQ(separated.exit_code, 1) << separated.out << separated.err;
+  EXPECT_NE(separated.out.find("BAD [separated-at-tp]"), std::string::npos) << separated.out;
+
+  for (const auto& config : {k20b, k120b}) {
+    for (const char* tp : {"1", "2"}) {
+      const auto ok = preflight({"--model-config", config, "--env", "SGLANG_USE_AITER=1", "--tp", tp});
+      EXPECT_EQ(ok.exit_code, 0) << config << " tp " << tp << "\n" << ok.out << ok.err;
+      EXPECT_NE(ok.out.find("\nOK\n"), std::string::npos) << ok.out;
+    }
+    for (const char* tp : {"4", "8"}) {
+      const auto pad = preflight({"--model-config", config, "--tp", tp});
+      EXPECT_EQ(pad.exit_code, 1) << pad.out;
+      EXPECT_NE(pad.out.find("BAD [intermediate-pad-drops-units]"), std::string::npos) << pad.out;
+      const auto fixed = preflight({"--model-config", config, "--tp", tp, "--intermediate-pad", "loaded"});
+      EXPECT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+    }
+  }
+}
+
+TEST(PreflightCli, JsonGoesToStdout) {
+  const auto r = preflight({"--model-config", k20b, "--tp", "4", "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("verdict"), "BAD");
+  EXPECT_EQ(j.at("ranks").size(), 4u);
+  EXPECT_EQ(j.at("ranks").at(0).at("loaded"), 736);
+  EXPECT_EQ(j.at("scenarios"), nlohmann::json::array({"intermediate-pad-from-i-over-tp"}));
+}
+
+TEST(PreflightCli, BadInputExitsTwoWithOneLine) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--model-config", kFixtures + "/missing.json"}, "missing.json"},
+      {{"--model-config", k20b, "--tp", "7"}, "not divisible by the MoE tp size 7"},
+      {{"--model-config", k20b, "--env", "SGLANG_USE_AITER_MOE_GU_ITLV"}, "expected KEY=VALUE"},
+      {{"--model-config", k20b, "--env", "SGLANG_USE_AITER_MOE_GU_ITLV=perhaps"}, "not a boolean"},
+      {{"--model-config", k20b, "--backend", "triton"}, "triton"},
+  };
+  for (const auto& [args, needle] : cases) {
+    const auto r = preflight(args);
+    EXPECT_EQ(r.exit_code, 2) << needle << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  }
+}
+
+TEST(PreflightCli, HelpTeachesWithTheHistoricalExamples) {
+  const auto r = preflight({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* needle : {"--sglang-behaviour pre-fix", "--sglang-behaviour separated --tp 2",
+                             "SGLANG_USE_AITER_MOE_GU_ITLV", "intermediate-pad-drops-units"}) {
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
+  }
+}
+
+}  // namespace
