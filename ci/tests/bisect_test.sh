@@ -156,6 +156,7 @@ expect_status 129 "$(run_step --mxguard "$mxguard")" "no check"
 expect_status 129 "$(run_step --mxguard "$mxguard" --check "matrix --cases 'tiny.json")" "unbalanced quote in --check"
 expect_status 129 "$(run_step --mxguard "$mxguard" --check "$check" --bogus)" "unknown ci/bisect option"
 expect_status 129 "$(run_step --mxguard "$mxguard" --timeout soon --check "$check")" "bad --timeout"
+expect_status 129 "$(run_step --mxguard "$mxguard" --timeout 0 --check "$check")" "--timeout 0 (would mean no limit)"
 # $MXGUARD names the binary when --mxguard is absent.
 expect_status 0 "$(MXGUARD=$mxguard run_step --check "$check")" "mxguard from \$MXGUARD (commit 6)"
 
