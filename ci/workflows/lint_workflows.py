@@ -57,6 +57,7 @@ class Linter:
         self.mxguard = mxguard
         self.mxg_ci = mxg_ci
         self.problems: list[str] = []
+        self.pending_bash: list[tuple[str, str]] = []
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -91,6 +92,7 @@ class Linter:
         self.scan_expressions(f"{path}", doc.get("on"), Scope(inputs=inputs))
         for job_name, job in jobs.items():
             self.lint_job(f"{path}: jobs.{job_name}", job_name, job, jobs, inputs, dynamic_keys, workflow_env)
+        self.flush_bash()
 
     def lint_job(self, where, job_name, job, jobs, inputs, dynamic_keys, workflow_env) -> None:
         if not isinstance(job, dict):
@@ -215,10 +217,20 @@ class Linter:
 
     # ---------------------------------------------------------------- run blocks
     def check_bash(self, where, run) -> None:
-        script = EXPR.sub("EXPR", run)
-        done = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
-        if done.returncode != 0:
-            self.problem(where, f"bash -n: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'error'}")
+        self.pending_bash.append((where, EXPR.sub("EXPR", run)))
+
+    def flush_bash(self) -> None:
+        """bash -n on every run block of a file: one bash for all of them (each wrapped in a function),
+        and only when that fails one bash per block, to say which block is wrong."""
+        blocks, self.pending_bash = self.pending_bash, []
+        combined = "".join(f"__mxg_block_{i}() {{\n{script}\n}}\n" for i, (_, script) in enumerate(blocks))
+        if subprocess.run(["bash", "-n"], input=combined, text=True, capture_output=True).returncode == 0:
+            return
+        for where, script in blocks:
+            done = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+            if done.returncode != 0:
+                message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "error"
+                self.problem(where, f"bash -n: {message}")
 
     def check_repo_paths(self, where, text) -> None:
         for match in REPO_PATH.finditer(EXPR.sub("EXPR", text)):
@@ -266,36 +278,41 @@ class Linter:
                     self.problem(where, f"`{program}` has no subcommand {arg!r}")
                     return
 
-    @lru_cache(maxsize=None)
     def mxguard_help(self, chain: tuple[str, ...]) -> "HelpInfo | None":
         if not self.mxguard:
             return None
-        if chain and chain[0] in PENDING_MXGUARD_COMMANDS and chain[0] not in self.mxguard_real_subcommands():
-            return HelpInfo(set(PENDING_MXGUARD_COMMANDS[chain[0]]), set())
-        done = subprocess.run([self.mxguard, *chain, "--help"], capture_output=True, text=True)
-        info = HelpInfo.parse(done.stdout)
-        if not chain:
-            info.subcommands |= set(PENDING_MXGUARD_COMMANDS)
-        return info
+        return _mxguard_help(self.mxguard, chain)
 
-    @lru_cache(maxsize=None)
-    def mxguard_real_subcommands(self) -> set[str]:
-        done = subprocess.run([self.mxguard, "--help"], capture_output=True, text=True)
-        return HelpInfo.parse(done.stdout).subcommands
-
-    @lru_cache(maxsize=None)
     def mxg_ci_help(self, chain: tuple[str, ...]) -> "HelpInfo | None":
-        done = subprocess.run([sys.executable, str(self.mxg_ci), *chain, "--help"], capture_output=True, text=True)
-        info = HelpInfo.parse(done.stdout)
-        if not chain:
-            info.subcommands = set(re.findall(r"\{([\w,-]+)\}", done.stdout)[0].split(",")) if "{" in done.stdout else set()
-        return info
+        return _mxg_ci_help(str(self.mxg_ci), chain)
+
+
+@lru_cache(maxsize=None)
+def _mxguard_help(mxguard: str, chain: tuple[str, ...]) -> "HelpInfo":
+    if chain and chain[0] in PENDING_MXGUARD_COMMANDS and chain[0] not in _mxguard_help(mxguard, ()).real_subcommands:
+        return HelpInfo(set(PENDING_MXGUARD_COMMANDS[chain[0]]), set())
+    done = subprocess.run([mxguard, *chain, "--help"], capture_output=True, text=True)
+    info = HelpInfo.parse(done.stdout)
+    if not chain:
+        info.subcommands |= set(PENDING_MXGUARD_COMMANDS)  # real_subcommands keeps what the binary has
+    return info
+
+
+@lru_cache(maxsize=None)
+def _mxg_ci_help(mxg_ci: str, chain: tuple[str, ...]) -> "HelpInfo":
+    done = subprocess.run([sys.executable, mxg_ci, *chain, "--help"], capture_output=True, text=True)
+    info = HelpInfo.parse(done.stdout)
+    if not chain:
+        found = re.findall(r"\{([\w,-]+)\}", done.stdout)
+        info.subcommands = set(found[0].split(",")) if found else set()
+    return info
 
 
 class HelpInfo:
     def __init__(self, flags: set[str], subcommands: set[str]):
         self.flags = flags
         self.subcommands = subcommands
+        self.real_subcommands = set(subcommands)
 
     @staticmethod
     def parse(text: str) -> "HelpInfo":
