@@ -152,6 +152,12 @@ class MutatedWorkflow(unittest.TestCase):
                                        "bin/mxguard matrx --cases cases/nightly"),
                            "`mxguard` has no subcommand 'matrx'")
 
+    @unittest.skipUnless(MXGUARD, "MXGUARD not set: mxguard options cannot be checked")
+    def test_allow_listed_preflight_still_has_its_options_checked(self):
+        self.assertReports(self.mutate("nightly.yml", "bin/mxguard preflight --model-config",
+                                       "bin/mxguard preflight --model-confg"),
+                           "`mxguard preflight` has no option --model-confg")
+
 
 class MxgCi(unittest.TestCase):
     """mxg_ci.py maps mxguard's exit codes to results, annotations and a job verdict."""
@@ -247,6 +253,7 @@ class MxgCi(unittest.TestCase):
         subprocess.run([MXGUARD, "standin", "--make-data", "60", "--out", str(data)], check=True, capture_output=True)
         server = subprocess.Popen([MXGUARD, "standin", "--data", str(data), "--port", "0", "--accuracy", "0.21",
                                    "--threads", "16"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(server.stdout.close)
         self.addCleanup(server.wait)
         self.addCleanup(server.terminate)
         url = server.stdout.readline().split("listening on ")[1].split()[0]
