@@ -2,6 +2,7 @@
 // warnings for what cannot be checked statically.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -2,6 +2,7 @@
 #include "harness/preflight/model_config.hpp"
 
 #include <fstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -62,6 +63,8 @@ ModelConfig parse_model_config(const nlohmann::json& doc, std::string_view label
 
 ModelConfig load_model_config(const std::filesystem::path& path) {
   const std::string label = path.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(label, "is a directory, not a config.json file");
   std::ifstream in(path);
   if (!in) fail(label, "cannot open the model config");
   nlohmann::json doc;
@@ -69,6 +72,8 @@ ModelConfig load_model_config(const std::filesystem::path& path) {
     doc = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     fail(label, fmt::format("not valid JSON (byte {})", e.byte));
+  } catch (const nlohmann::json::exception&) {
+    fail(label, "cannot be read as JSON");
   }
   return parse_model_config(doc, label);
 }

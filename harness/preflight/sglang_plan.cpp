@@ -18,6 +18,10 @@
 //    swiglu_limit > 0 and SGLANG_USE_AITER_MOE_GU_ITLV is true, SEPARATED otherwise.
 #include "harness/preflight/sglang_plan.hpp"
 
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"

@@ -79,6 +79,8 @@ TEST(ModelConfig, BadValuesAreNamedWithTheValue) {
 
 TEST(ModelConfig, UnreadableFilesAreInputErrors) {
   EXPECT_THROW(load_model_config(kFixtures + "/no-such-config.json"), InputError);
+  // Not JSON at all: the README is text.
+  EXPECT_THROW(load_model_config(std::string(MXG_PREFLIGHT_FIXTURES) + "/../../README.md"), InputError);
   // A fixture directory is not a JSON file.
   EXPECT_THROW(load_model_config(kFixtures), InputError);
 }

@@ -52,12 +52,19 @@ TEST(PreflightCli, HistoricalConfigurationsGetTheirExitCodes) {
 }
 
 TEST(PreflightCli, JsonGoesToStdout) {
-  const auto r = preflight({"--model-config", k20b, "--tp", "4", "--json"});
+  // Separated at tp 4: two rules at once, and the pad scenario of cases/scenarios.json (whose
+  // pattern is the separated pipeline with the I/tp pad).
+  const auto r = preflight({"--model-config", k20b, "--tp", "4", "--env", "SGLANG_USE_AITER_MOE_GU_ITLV=0", "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("verdict"), "BAD");
   EXPECT_EQ(j.at("ranks").size(), 4u);
   EXPECT_EQ(j.at("ranks").at(0).at("loaded"), 736);
+  std::vector<std::string> rules;
+  for (const auto& f : j.at("findings")) {
+    if (f.at("severity") == "bad") rules.push_back(f.at("rule"));
+  }
+  EXPECT_EQ(rules, (std::vector<std::string>{"separated-at-tp", "intermediate-pad-drops-units"}));
   EXPECT_EQ(j.at("scenarios"), nlohmann::json::array({"intermediate-pad-from-i-over-tp"}));
 }
 
