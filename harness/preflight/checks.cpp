@@ -96,7 +96,10 @@ Verdict check_plan(const Plan& plan, const std::vector<matrix::Scenario>& scenar
       const matrix::Geometry g{.hidden = plan.request.model.hidden, .hidden_padded = plan.hidden_padded,
                                .loaded_units = r.loaded, .intermediate_padded = r.intermediate_padded,
                                .units_over_tp = r.units_over_tp, .experts = plan.experts_per_rank};
-      for (auto& name : matrix::realised_scenarios(scenarios, c, g)) {
+      // The pad a rank effectively sees: where it hides nothing, it is as good as the correct one.
+      matrix::Combination effective = c;
+      effective.padding = r.dropped > 0 ? matrix::Padding::FromIOverTp : matrix::Padding::Correct;
+      for (auto& name : matrix::realised_scenarios(scenarios, effective, g)) {
         if (std::find(v.scenarios.begin(), v.scenarios.end(), name) == v.scenarios.end()) v.scenarios.push_back(name);
       }
     }

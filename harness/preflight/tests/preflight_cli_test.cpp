@@ -30,6 +30,8 @@ TEST(PreflightCli, HistoricalConfigurationsGetTheirExitCodes) {
                                    "SGLANG_USE_AITER=1", "--env", "SGLANG_USE_AITER_MOE_GU_ITLV=0"});
   EXPECT_EQ(incident.exit_code, 1) << incident.out << incident.err;
   EXPECT_NE(incident.out.find("BAD [layout-mismatch]"), std::string::npos) << incident.out;
+  EXPECT_NE(incident.out.find("matches historical scenario(s): gptoss-rocm-gsm8k-0.21"), std::string::npos)
+      << incident.out;
 
   const auto separated = preflight({"--model-config", k120b, "--sglang-behaviour", "separated", "--tp", "2"});
   EXPECT_EQ(separated.exit_code, 1) << separated.out << separated.err;
