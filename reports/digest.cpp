@@ -26,6 +26,7 @@ std::string_view overall_status(const Totals& t) {
   switch (t.exit_code) {
     case 0: return "PASS";
     case 1: return "REGRESSION";
+    case 130: return "INTERRUPTED";
     default: return "ERROR";
   }
 }

@@ -70,6 +70,9 @@ Totals compute_totals(const RunSummary& run) {
   } else {
     t.exit_code = exit_code::kPass;
   }
+  // An interrupted run is not a verdict on what it did not run: the runner exits 130, and every printer
+  // must say the same (a partial PASS would read as a green run).
+  if (run.interrupted) t.exit_code = exit_code::kInterrupted;
   return t;
 }
 

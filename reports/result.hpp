@@ -101,7 +101,7 @@ struct Totals {
   double largest_pass_nmse = 0, smallest_caught_nmse = 0;
   std::int64_t mutants_killed = 0, mutants_total = 0;
   std::int64_t mutant_results = 0;  // combinations run under a mutant, left out of counts
-  int exit_code = 0;  // 1 on any FAIL or BLIND, 3 if only ERRORs spoil it, else 0
+  int exit_code = 0;  // 130 when interrupted; else 1 on any FAIL or BLIND, 3 if only ERRORs spoil it, else 0
 };
 Totals compute_totals(const RunSummary& run);
 

@@ -343,7 +343,6 @@ int Runner::run() {
   if (summary.interrupted) {
     fmt::print(stderr, "mxguard matrix: interrupted; partial report written to {} (rerun with --resume)\n",
                opt_.out_dir.string());
-    return 130;
   }
   return report::compute_totals(summary).exit_code;
 }

@@ -129,7 +129,7 @@ int exit_code_of(ProbeVerdict v) {
     case ProbeVerdict::Pass: return exit_code::kPass;
     case ProbeVerdict::Regression: return exit_code::kRegression;
     case ProbeVerdict::Infra: return exit_code::kInfra;
-    case ProbeVerdict::Interrupted: return 130;
+    case ProbeVerdict::Interrupted: return exit_code::kInterrupted;
   }
   return exit_code::kInfra;
 }

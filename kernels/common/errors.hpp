@@ -23,6 +23,7 @@ inline constexpr int kPass = 0;
 inline constexpr int kRegression = 1;  // accuracy regression, FAIL or BLIND
 inline constexpr int kUsage = 2;       // usage or input error
 inline constexpr int kInfra = 3;       // infrastructure error
+inline constexpr int kInterrupted = 130;  // SIGINT/SIGTERM: partial results kept
 inline constexpr int kBisectSkip = 125;
 inline constexpr int kBisectAbort = 129;
 }  // namespace exit_code

@@ -64,6 +64,9 @@ TEST(Markdown, InterruptedRunsSaySo) {
   EXPECT_FALSE(contains(render_markdown(run), "Interrupted"));
   run.interrupted = true;
   EXPECT_TRUE(contains(render_markdown(run), "**Interrupted**: the run stopped early"));
+  // A partial run is never reported green, whatever it finished.
+  EXPECT_EQ(compute_totals(run).exit_code, 130);
+  EXPECT_FALSE(contains(render_markdown(run), "# mxguard: PASS"));
 }
 
 TEST(Markdown, FailureListIsCappedAndOnlyHoldsFailBlindError) {
