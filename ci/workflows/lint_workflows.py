@@ -43,11 +43,10 @@ REPO_DIRS = ("ci", "cases", "harness", "kernels", "reference", "reports")
 REPO_PATH = re.compile(r"(?<![\w/.$-])(?:\.\./)?(?:mxguard/)?((?:" + "|".join(REPO_DIRS) + r")/[\w./-]*\w)")
 # Outputs mxg_ci.py writes to $GITHUB_OUTPUT (set_output calls in mxg_ci.py).
 MXG_CI_OUTPUTS = {"result", "exit_code", "verdict", "run_id", "run_url"}
-# mxguard subcommands the workflows use before they exist in the binary, with the options they will
-# take. `preflight` is being written alongside these workflows (interface agreed:
-# `mxguard preflight --model-config config.json --env KEY=VALUE --tp N`); once the binary has it,
-# its real --help is used instead and this entry is ignored.
-PENDING_MXGUARD_COMMANDS = {"preflight": {"--model-config", "--env", "--tp", "--help"}}
+# mxguard subcommands a workflow may use before the binary has them, with the options they will take
+# (name -> set of options); the binary's real --help wins once it has the command. Empty: every
+# command the workflows use exists.
+PENDING_MXGUARD_COMMANDS: dict[str, set[str]] = {}
 EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 
 

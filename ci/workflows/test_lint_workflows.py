@@ -153,7 +153,7 @@ class MutatedWorkflow(unittest.TestCase):
                            "`mxguard` has no subcommand 'matrx'")
 
     @unittest.skipUnless(MXGUARD, "MXGUARD not set: mxguard options cannot be checked")
-    def test_allow_listed_preflight_still_has_its_options_checked(self):
+    def test_preflight_options_are_checked(self):
         self.assertReports(self.mutate("nightly.yml", "bin/mxguard preflight --model-config",
                                        "bin/mxguard preflight --model-confg"),
                            "`mxguard preflight` has no option --model-confg")
