@@ -45,7 +45,9 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 MxguardProcess::MxguardProcess(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                                const std::filesystem::path& log_dir, const std::vector<std::string>& extra_env) {
   static std::atomic<int> counter{0};
-  const std::string stem = "mxguard-" + std::to_string(counter.fetch_add(1));
+  // The test's pid in the name: CTest runs each test case as its own process, and several may share
+  // a log folder (the system temp dir) at once.
+  const std::string stem = "mxguard-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
   out_path_ = log_dir / (stem + ".stdout");
   err_path_ = log_dir / (stem + ".stderr");
 
@@ -80,6 +82,10 @@ MxguardProcess::~MxguardProcess() {
     int status = 0;
     ::waitpid(pid_, &status, 0);
   }
+  // The captured output was handed out by wait(); leave no files behind in a shared folder.
+  std::error_code ec;
+  std::filesystem::remove(out_path_, ec);
+  std::filesystem::remove(err_path_, ec);
 }
 
 void MxguardProcess::reap(int status) {

@@ -29,7 +29,7 @@ class MxguardProcess {
  public:
   MxguardProcess(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                  const std::filesystem::path& log_dir, const std::vector<std::string>& extra_env = {});
-  ~MxguardProcess();  // a child still running is killed and reaped: no stray processes
+  ~MxguardProcess();  // a child still running is killed and reaped: no stray processes; its log files removed
   MxguardProcess(const MxguardProcess&) = delete;
   MxguardProcess& operator=(const MxguardProcess&) = delete;
 
