@@ -32,31 +32,31 @@ std::string title(const Explanation& e) {
   return "?";
 }
 
-std::string members_text(const CandidateSet& set, const Explanation& e) {
+std::string members_text(const Explanation& e) {
   return e.members.size() == 1 ? "1 combination" : fmt::format("{} combinations", e.members.size());
 }
 
 std::string margin_text(const Diagnosis& d) {
-  if (d.ranked.size() < 2) return "no other output to compare with";
+  if (d.ranked.size() < 2) return "no other output to compare with: every combination gives this one";
   const Explanation& r = d.ranked[1];
-  const std::string runner = fmt::format("the runner-up, {} (NMSE {}, {})", title(r), number(r.fit.score()),
-                                         consistency_name(r.consistency));
-  if (std::isnan(d.margin)) return fmt::format("no better than {}", runner);
-  if (std::isinf(d.margin)) return fmt::format("exact, against {}", runner);
-  return fmt::format("{:.3g}x below {}", d.margin, runner);
+  const std::string runner = fmt::format("the runner-up, {} ({}), has NMSE {}", title(r), consistency_name(r.consistency),
+                                         number(r.fit.score()));
+  if (std::isnan(d.margin)) return fmt::format("none: {}", runner);
+  if (std::isinf(d.margin)) return fmt::format("unbounded (the best reproduces the output exactly); {}", runner);
+  return fmt::format("{:.3g}x; {}", d.margin, runner);
 }
 
 }  // namespace
 
-std::string finding_line(const CandidateSet& set, const Diagnosis& d) {
+std::string finding_line(const Diagnosis& d) {
   const Explanation& b = d.best();
   const std::string fit = fmt::format("NMSE {}", number(b.fit.score()));
   switch (d.finding) {
     case Finding::Healthy:
-      return fmt::format("HEALTHY: the observed output is what a correct preparation gives ({}, {} of {})", fit,
-                         members_text(set, b), consistency_name(b.consistency));
+      return fmt::format("HEALTHY: the observed output is what a correct preparation gives ({}; {}, {})", fit,
+                         members_text(b), consistency_name(b.consistency));
     case Finding::Bug:
-      return fmt::format("BUG: {} ({}, {})", title(b), fit, members_text(set, b));
+      return fmt::format("BUG: {} ({}; {})", title(b), fit, members_text(b));
     case Finding::Unexplained:
       return fmt::format("UNEXPLAINED: no combination reproduces the observed output (best {} > {})", fit,
                          number(d.options.explained_nmse));
@@ -87,7 +87,7 @@ std::string render_text(const ObservedLayer& layer, const CandidateSet& set, con
     std::string fit = number(e.fit.nmse);
     if (e.fit.nonfinite_mismatches > 0) fit = fmt::format("{} (+{} non-finite mismatches)", fit, e.fit.nonfinite_mismatches);
     line(fmt::format("{:>4}  {:<9}  {:<9.6f}  {:<12}  {} ({})", i + 1, fit, e.fit.cosine, consistency_name(e.consistency),
-                     title(e), members_text(set, e)));
+                     title(e), members_text(e)));
     const std::string indent(4 + 2 + 9 + 2 + 9 + 2 + 12 + 2, ' ');
     for (std::size_t m = 0; m < e.members.size() && m < o.members; ++m) {
       line(indent + matrix::combination_id(set.candidates[e.members[m]].combo));
@@ -99,7 +99,7 @@ std::string render_text(const ObservedLayer& layer, const CandidateSet& set, con
                      d.ranked.size() - shown, number(d.ranked[shown].fit.score()), number(d.ranked.back().fit.score())));
   }
   line("");
-  line(finding_line(set, d));
+  line(finding_line(d));
   const Explanation& b = d.best();
   if (d.finding != Finding::Unexplained) {
     line(fmt::format("  margin: {}", margin_text(d)));
@@ -123,7 +123,7 @@ nlohmann::ordered_json to_json(const ObservedLayer& layer, const CandidateSet& s
   j["schema"] = kReportSchema;
   j["finding"] = finding_name(d.finding);
   j["exit_code"] = d.exit_code();
-  j["summary"] = finding_line(set, d);
+  j["summary"] = finding_line(d);
   j["layer"] = layer.layer;
   j["checkpoint"] = layer.checkpoint;
   j["config"] = {{"hidden", layer.config.hidden},
@@ -143,6 +143,7 @@ nlohmann::ordered_json to_json(const ObservedLayer& layer, const CandidateSet& s
   j["explained_nmse"] = d.options.explained_nmse;
   j["min_margin"] = d.options.min_margin;
   j["margin"] = json_number(d.margin);
+  j["margin_text"] = number(d.margin);  // "inf" for an exact best, "n/a" when undefined
   j["ambiguous"] = d.ambiguous;
   j["contenders"] = d.contenders;
   J list = J::array();
