@@ -51,10 +51,48 @@ WindowKey key_of(const lm::TpWindow& w, bool zeroed) {
           w.byte_end, zeroed};
 }
 
+Slice sliced_from(const lm::TpPlan& plan, const lm::TpWindow& w, bool zeroed) {
+  Slice s;
+  s.sliced = true;
+  s.window = w;
+  s.unit_start = plan.unit_start;
+  s.unit_end = plan.unit_end;
+  s.intermediate = plan.intermediate;
+  s.hidden = plan.hidden;
+  s.intermediate_padded = plan.intermediate_padded;
+  s.hidden_padded = plan.hidden_padded;
+  s.shard_units = plan.shard_units;
+  s.bias_zeroed = zeroed;
+  return s;
+}
+
+// The down bias does not depend on tp at all: rank 0 keeps it, every other rank zeroes it. Two
+// slices, whatever the tp (only a given tp names its ranks).
+std::vector<Slice> down_bias_slices(const CheckpointGeometry& cg, const SpaceLimits& limits, std::string_view label) {
+  std::vector<Slice> out;
+  const std::int64_t tp = limits.tp.value_or(2);
+  for (const bool zeroed : {false, true}) {
+    if (zeroed && tp < 2) continue;
+    const lm::TpPlan plan = lm::make_tp_plan(cg.intermediate, cg.hidden, std::max<std::int64_t>(tp, 1),
+                                             zeroed ? 1 : 0, label);
+    Slice s = sliced_from(plan, lm::tp_window(ExpertTensor::down_proj_bias, plan, 1), zeroed);
+    s.any_tp = !limits.tp;
+    if (limits.tp) {
+      for (std::int64_t r = zeroed ? 1 : 0; r < (zeroed ? tp : 1); ++r) s.ranks.push_back({tp, r});
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<Slice> build_slices(ExpertTensor kind, const CheckpointGeometry& cg, const SpaceLimits& limits,
                                 std::string_view label) {
   std::vector<Slice> out;
   if (!limits.tp || *limits.tp == 1) out.push_back(unsliced(kind, cg));
+  if (kind == ExpertTensor::down_proj_bias) {
+    for (Slice& s : down_bias_slices(cg, limits, label)) out.push_back(std::move(s));
+    return out;
+  }
   std::vector<std::int64_t> tps;
   if (limits.tp) {
     tps.push_back(*limits.tp);
@@ -68,22 +106,8 @@ std::vector<Slice> build_slices(ExpertTensor kind, const CheckpointGeometry& cg,
       if (!library_accepts([&] { plan = lm::make_tp_plan(cg.intermediate, cg.hidden, tp, rank, label); })) continue;
       if (plan.units_loaded == 0) continue;  // an empty slice is all padding: nothing to identify it by
       const lm::TpWindow w = lm::tp_window(kind, plan, 1);
-      const bool zeroed = kind == ExpertTensor::down_proj_bias && rank != 0;
-      const auto [it, inserted] = index.try_emplace(key_of(w, zeroed), out.size());
-      if (inserted) {
-        Slice s;
-        s.sliced = true;
-        s.window = w;
-        s.unit_start = plan.unit_start;
-        s.unit_end = plan.unit_end;
-        s.intermediate = plan.intermediate;
-        s.hidden = plan.hidden;
-        s.intermediate_padded = plan.intermediate_padded;
-        s.hidden_padded = plan.hidden_padded;
-        s.shard_units = plan.shard_units;
-        s.bias_zeroed = zeroed;
-        out.push_back(s);
-      }
+      const auto [it, inserted] = index.try_emplace(key_of(w, false), out.size());
+      if (inserted) out.push_back(sliced_from(plan, w, false));
       out[it->second].ranks.push_back({tp, rank});
     }
   }

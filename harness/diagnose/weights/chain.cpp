@@ -116,6 +116,7 @@ std::string shuffle_step(const Chain& c) {
 }  // namespace
 
 std::string describe_ranks(const Slice& s) {
+  if (s.any_tp && s.ranks.empty()) return s.bias_zeroed ? "rank≠0 of any tp" : "rank=0 of any tp";
   if (s.ranks.empty()) return "?";
   if (s.ranks.size() == 1) return fmt::format("tp={}, rank={}", s.ranks[0].tp, s.ranks[0].rank);
   std::map<std::int64_t, std::vector<std::int64_t>> by_tp;

@@ -44,6 +44,9 @@ struct Slice {
   std::int64_t shard_units = 0;     // I / tp (what intermediate_pad is computed from)
   bool bias_zeroed = false;         // down_proj_bias on a rank other than 0
   std::vector<TpRank> ranks;        // every (tp, rank) giving exactly this slice, tp ascending
+  // The down bias is the same on every tp (only rank 0 vs the others differ): `ranks` is empty
+  // unless a tp was given.
+  bool any_tp = false;
 };
 
 struct Chain {

@@ -127,53 +127,61 @@ Diagnosis search(const WeightsQuery& q, const SearchOptions& o) {
     return a.order < b.order;
   });
 
-  // Exact: fully-voted candidates, most explained first; stop once they explain less than the
-  // first exact one.
+  // Selection: the chain under which the most data elements sit in byte-identical tiles wins, and
+  // it is EXACT only when no tile differs. (Preferring "exact" first would let a smaller tp window
+  // that calls a corrupted tail "padding" beat the true, nearly exact window.) Fully-voted
+  // candidates go first, most explained first; a candidate that cannot beat the best so far (it
+  // explains fewer elements than the best matched) is skipped, and one that falls behind while
+  // being compared is stopped. Equal: the earlier wins; equally exact ones are alternatives.
   std::optional<std::size_t> best;
   std::vector<std::int64_t> best_ambiguous;
-  int tried = 0;
-  for (std::size_t i = 0; i < screened.size() && tried < o.exact_verifications; ++i) {
+  std::vector<bool> compared(screened.size(), false);
+  auto consider = [&](std::size_t i) {
     Screened& s = screened[i];
-    if (s.screen.score < 1.0) break;
-    if (best && s.explained < screened[*best].explained) break;
-    ++tried;
-    say(o, fmt::format("verifying {} byte for byte", chain_string(s.chain)));
+    compared[i] = true;
+    const std::int64_t most = s.explained;
+    const Verification* b = best ? &out.verification : nullptr;
+    if (b && most < b->matched_elements) return;
+    const bool best_exact = b && b->exact();
+    // Stop once the mismatching tiles hold more elements than this candidate can lose and still
+    // beat (or, against an exact best, tie) the best.
+    const std::int64_t margin = b ? most - b->matched_elements : 0;
+    const std::int64_t stop_after_lost = !b ? 0 : best_exact ? std::max<std::int64_t>(margin, 1) : margin + 1;
+    say(o, fmt::format("comparing {} byte for byte", chain_string(s.chain)));
     const LayoutMap m(s.chain);
     std::vector<std::int64_t> ambiguous = settle_ties(ops, m, s);
-    Verification v = verify_chain(ops, m, s.chain.experts, {o.max_records, 1, o.threads});
+    Verification v = verify_chain(ops, m, s.chain.experts, {o.max_records, stop_after_lost, o.threads});
     ++out.verified;
-    if (!v.exact()) continue;
-    if (!best) {
-      best = i;
-      out.verification = v;
-      best_ambiguous = std::move(ambiguous);
-    } else {
+    if (v.stopped) return;
+    if (b && v.matched_elements == b->matched_elements && v.exact() && best_exact) {
       out.alternatives.push_back(s.chain);
+      return;
     }
+    const bool better = !b || v.matched_elements > b->matched_elements ||
+                        (v.matched_elements == b->matched_elements && v.exact() && !best_exact);
+    if (!better) return;
+    out.alternatives.clear();
+    best = i;
+    out.verification = std::move(v);
+    best_ambiguous = std::move(ambiguous);
+  };
+  int tried = 0;
+  for (std::size_t i = 0; i < screened.size() && tried < o.exact_verifications; ++i) {
+    if (screened[i].screen.score < 1.0) break;
+    consider(i);
+    ++tried;
   }
-
-  if (!best) {
-    // Closest: the best-scoring few, compared in full; the highest tile fraction wins.
-    double best_fraction = -1;
+  if (!best || !out.verification.exact()) {
+    // Nothing exact among the fully-voted: the best-scoring few are compared as well.
     const std::size_t n = std::min<std::size_t>(screened.size(), static_cast<std::size_t>(o.closest_verifications));
     for (std::size_t i = 0; i < n; ++i) {
-      Screened& s = screened[i];
-      say(o, fmt::format("no exact match yet; comparing {} in full", chain_string(s.chain)));
-      const LayoutMap m(s.chain);
-      std::vector<std::int64_t> ambiguous = settle_ties(ops, m, s);
-      Verification v = verify_chain(ops, m, s.chain.experts, {o.max_records, 0, o.threads});
-      ++out.verified;
-      if (v.fraction() > best_fraction) {
-        best_fraction = v.fraction();
-        best = i;
-        out.verification = std::move(v);
-        best_ambiguous = std::move(ambiguous);
-      }
+      if (!compared[i]) consider(i);
     }
-    out.verdict = best_fraction >= o.partial_threshold ? Verdict::partial : Verdict::unknown;
-  } else {
-    out.verdict = Verdict::exact;
   }
+  if (!best) return out;  // unreachable: the first candidate compared always becomes the best
+  out.verdict = out.verification.exact()                                  ? Verdict::exact
+                : out.verification.fraction() >= o.partial_threshold ? Verdict::partial
+                                                                          : Verdict::unknown;
   out.chain = screened[*best].chain;
   out.ambiguous_experts = std::move(best_ambiguous);
   for (std::size_t i = 0; i < screened.size() && out.runners_up.size() < 3; ++i) {

@@ -4,10 +4,11 @@
 //   1. enumerate the chains whose output has the dump's size and shape (candidates.hpp)
 //   2. screen each by probe-tile fingerprints, which also pair dump experts with checkpoint experts
 //      (screen.hpp)
-//   3. verify the best-scoring ones byte for byte (verify.hpp): a chain is EXACT only when every
-//      non-padding element matches; among exact chains the one explaining the most elements wins
-//      (calling real data "padding" is a worse explanation), equals are listed as alternatives
-//   4. otherwise report the closest chain with its tile match fraction and first mismatching tiles:
+//   3. compare the best-scoring ones byte for byte (verify.hpp): the chain under which the most
+//      tiles match wins (so a smaller tp window calling real data "padding" loses to the true one),
+//      and it is EXACT only when every non-padding element matches; exact chains matching as many
+//      tiles (identical bytes outside padding) are listed as alternatives
+//   4. otherwise report that chain with its tile match fraction and first mismatching tiles:
 //      PARTIAL at >= partial_threshold of tiles, else UNKNOWN (no chain of the library explains it).
 #pragma once
 

@@ -95,6 +95,7 @@ TileComparison compare_tile(const Operands& ops, const LayoutMap& m, std::int64_
   const auto es = static_cast<std::size_t>(ops.element_size);
   for_each_run(m, rb, cb, [&](std::int64_t r, std::int64_t c, std::int64_t sr, std::int64_t sc, std::int64_t n) {
     out.has_data = true;
+    out.elements += n;
     if (!out.equal) return;
     const std::int64_t offset = m.offset(d, r, c);
     const std::byte* dump = ops.dump.data() + offset * ops.element_size;

@@ -33,6 +33,7 @@ std::int64_t tile_data_elements(const LayoutMap& map, std::int64_t rb, std::int6
 
 struct TileComparison {
   bool has_data = false;
+  std::int64_t elements = 0;  // non-padding elements of the tile
   bool equal = true;
   // First differing element when !equal: its logical row / col, dump offset (elements) and the
   // checkpoint row / col it should hold (LayoutMap::kZero for the zeroed down bias).

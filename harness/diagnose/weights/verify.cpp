@@ -35,7 +35,7 @@ Mismatch describe(const Operands& ops, const TileComparison& t, std::int64_t d, 
 }
 
 struct Partial {
-  std::int64_t tiles = 0, matched = 0;
+  std::int64_t tiles = 0, matched = 0, elements = 0, matched_elements = 0;
   std::vector<Mismatch> first;
 };
 
@@ -45,7 +45,7 @@ Verification verify_chain(const Operands& ops, const LayoutMap& m, const std::ve
                           const VerifyOptions& o) {
   const std::int64_t dump_experts = m.geometry().dump_experts;
   std::vector<Partial> parts(static_cast<std::size_t>(dump_experts));
-  std::atomic<std::int64_t> mismatched{0};
+  std::atomic<std::int64_t> lost{0};
   std::atomic<bool> stop{false};
   layout::parallel_for(dump_experts, static_cast<std::int64_t>(ops.dump.size()), layout::Threads{o.threads},
                        [&](std::int64_t d0, std::int64_t d1) {
@@ -57,14 +57,16 @@ Verification verify_chain(const Operands& ops, const LayoutMap& m, const std::ve
           const TileComparison t = compare_tile(ops, m, d, e, rb, cb);
           if (!t.has_data) continue;
           ++p.tiles;
+          p.elements += t.elements;
           if (t.equal) {
             ++p.matched;
+            p.matched_elements += t.elements;
             continue;
           }
           if (p.first.size() < o.max_records) {
             p.first.push_back(describe(ops, t, d, e, rb, cb));
           }
-          if (o.stop_after > 0 && mismatched.fetch_add(1) + 1 >= o.stop_after) stop.store(true);
+          if (o.stop_after_lost > 0 && lost.fetch_add(t.elements) + t.elements >= o.stop_after_lost) stop.store(true);
         }
       }
     }
@@ -74,6 +76,8 @@ Verification verify_chain(const Operands& ops, const LayoutMap& m, const std::ve
   for (const Partial& p : parts) {
     v.tiles += p.tiles;
     v.matched += p.matched;
+    v.elements += p.elements;
+    v.matched_elements += p.matched_elements;
     for (const Mismatch& mm : p.first) {
       if (v.first.size() < o.max_records) v.first.push_back(mm);
     }

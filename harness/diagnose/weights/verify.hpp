@@ -24,13 +24,17 @@ struct Mismatch {
 
 struct VerifyOptions {
   std::size_t max_records = 5;     // mismatching tiles kept (the first, in dump order)
-  std::int64_t stop_after = 0;     // stop once this many tiles mismatch (0: compare everything)
+  // Stop once the mismatching tiles hold at least this many data elements (0: compare everything;
+  // 1: stop at the first mismatch).
+  std::int64_t stop_after_lost = 0;
   unsigned threads = 0;            // 0: every hardware thread
 };
 
 struct Verification {
   std::int64_t tiles = 0;          // tiles holding data
   std::int64_t matched = 0;        // of them, byte-identical
+  std::int64_t elements = 0;       // non-padding elements compared
+  std::int64_t matched_elements = 0;  // of them, in byte-identical tiles
   std::vector<Mismatch> first;     // up to max_records, dump order
   bool stopped = false;            // stop_after reached: counts are partial
   bool exact() const { return !stopped && tiles > 0 && matched == tiles; }
