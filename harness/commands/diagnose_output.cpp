@@ -36,7 +36,7 @@ struct DiagnoseOutputOptions {
   std::optional<std::string> config;
   std::optional<std::int64_t> topk;
   std::int64_t tp = 1;
-  std::optional<std::int64_t> rank;
+  std::optional<std::int64_t> rank, tokens;
   std::string backend = "host";
   int threads = 0;
   std::vector<std::string> only;
@@ -96,6 +96,7 @@ int run_diagnose_output(const DiagnoseOutputOptions& o) {
   r.topk = o.topk;
   r.tp = o.tp;
   r.rank = o.rank;
+  r.tokens = o.tokens;
 
   const auto combos = matrix::expand_combinations(parse_only(o.only));
   if (combos.empty()) throw InputError("--only selects no combination");
@@ -157,6 +158,10 @@ void add_diagnose_output_command(CLI::App& app, Action& action) {
                   "The observed output is this rank's partial sum before the all-reduce (default: the\n"
                   "all-reduced output, i.e. the sum over every rank)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--tokens", o->tokens,
+                  "Use only the first N tokens (every routed expert is prepared under every combination: a\n"
+                  "long prefill routes to all of them, while 4-16 tokens decide as well)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--backend", o->backend, "Backend of the registry that runs the combinations")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Backend worker threads (0 = all cores)")
       ->capture_default_str()

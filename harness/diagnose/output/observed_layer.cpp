@@ -83,6 +83,17 @@ void require_finite(const Tensor& t, const std::string& label) {
   }
 }
 
+// The first n rows of a [T, ...] tensor.
+Tensor first_rows(const Tensor& t, std::int64_t n) {
+  if (n == t.dim(0)) return t;
+  Shape shape = t.shape();
+  shape[0] = n;
+  Tensor out(t.dtype(), shape);
+  const auto src = t.bytes();
+  std::copy(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(out.nbytes()), out.mutable_bytes().begin());
+  return out;
+}
+
 }  // namespace
 
 std::string describe_scope(std::int64_t tp, std::optional<std::int64_t> rank) {
@@ -197,7 +208,13 @@ ObservedLayer load_observed_layer(const LayerRequest& r) {
     throw InputError(fmt::format("{}: shape {}: dimension 0 (tokens) is {}, but {} has {} tokens", observed.label,
                                  shape_string(observed.tensor.shape()), observed.tensor.dim(0), hidden.label, T));
   }
-  out.observed = observed.tensor;
+  // --tokens: the first N rows of everything per-token.
+  const std::int64_t used = r.tokens.value_or(T);
+  if (used < 1 || used > T) {
+    throw InputError(fmt::format("--tokens: {} is outside [1, {}] (the tokens of {})", used, T, hidden.label));
+  }
+  const Tensor hidden_used = first_rows(hidden.tensor, used);
+  out.observed = first_rows(observed.tensor, used);
 
   ref::Routing routing;
   if (given_routing) {
@@ -217,13 +234,14 @@ ObservedLayer load_observed_layer(const LayerRequest& r) {
                                      shape_string(t->tensor.shape()), T, c.topk));
       }
     }
-    routing = ref::routing_from_tensors(ids->tensor, routing_weights->tensor, T, c.topk, c.experts, ids->label);
+    routing = ref::routing_from_tensors(first_rows(ids->tensor, used), first_rows(routing_weights->tensor, used), used,
+                                        c.topk, c.experts, ids->label);
     out.routing_source = fmt::format("{} and {}", ids->label, routing_weights->label);
   } else {
-    routing = ref::route(c, weights, hidden.tensor, ref::Precision::F32);
+    routing = ref::route(c, weights, hidden_used, ref::Precision::F32);
     out.routing_source = fmt::format("the checkpoint router ({})", ref::router_mode_name(c.router));
   }
-  out.setup = make_layer_setup(c, weights, hidden.tensor, routing, r.tp, r.rank, fmt::format("layer{}", r.layer));
+  out.setup = make_layer_setup(c, weights, hidden_used, routing, r.tp, r.rank, fmt::format("layer{}", r.layer));
   out.layer = r.layer;
   out.tp = r.tp;
   out.rank = r.rank;

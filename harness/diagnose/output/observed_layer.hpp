@@ -40,6 +40,9 @@ struct LayerRequest {
   std::optional<std::int64_t> topk;             // num_experts_per_tok, overrides config.json
   std::int64_t tp = 1;
   std::optional<std::int64_t> rank;  // absent: the observed output is the sum over all tp ranks
+  // Only the first N tokens of the files (a long prefill routes to every expert, and every routed
+  // expert is prepared under every combination; a few tokens decide as well).
+  std::optional<std::int64_t> tokens;
 };
 
 struct ObservedLayer {

@@ -122,6 +122,20 @@ TEST_F(ObservedLayerFiles, UsesTheGivenRoutingAndTpRanks) {
   EXPECT_EQ(load_observed_layer(r).setup.ranks[0].rank, 1);
 }
 
+TEST_F(ObservedLayerFiles, TokensKeepsTheFirstRows) {
+  LayerRequest r = request();
+  r.tokens = 2;
+  const ObservedLayer l = load_observed_layer(r);
+  EXPECT_EQ(l.observed.shape(), (Shape{2, kH}));
+  EXPECT_EQ(l.setup.inputs.hidden.shape(), (Shape{2, kH}));
+  for (std::int64_t i = 0; i < 2 * kH; ++i) EXPECT_EQ(l.setup.inputs.hidden.as<float>()[i], layer_.hidden.as<float>()[i]);
+  // The router routes each token on its own: the first two tokens' routing is unchanged.
+  ref::Routing first_two{2, kK, {}, {}};
+  first_two.ids.assign(layer_.routing.ids.begin(), layer_.routing.ids.begin() + 2 * kK);
+  first_two.weights.assign(layer_.routing.weights.begin(), layer_.routing.weights.begin() + 2 * kK);
+  expect_routing(l.setup, first_two);
+}
+
 TEST_F(ObservedLayerFiles, MalformedInputsNameTheFileAndField) {
   const std::string obs = observed_.string();
   auto expect_error = [&](const LayerRequest& r, std::vector<std::string> parts) {
@@ -197,6 +211,11 @@ TEST_F(ObservedLayerFiles, MalformedInputsNameTheFileAndField) {
     r.tp = 2;
     r.rank = 2;
     expect_error(r, {"--rank", "outside [0, tp = 2)"});
+  }
+  {  // more tokens than the files hold
+    LayerRequest r = request();
+    r.tokens = kT + 1;
+    expect_error(r, {"--tokens: 4 is outside [1, 3]", hidden_.string()});
   }
   {  // no k anywhere
     LayerRequest r = request();
