@@ -2,13 +2,7 @@
 // tensor can be viewed, so a corrupt or hostile file ends in InputError, never a bad access.
 #include "kernels/tensor/safetensors.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -19,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/tensor/mapped_file.hpp"
 
 namespace mxg {
 
@@ -46,42 +41,6 @@ std::string show(const json& value) {
   std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
   if (text.size() > kMaxValueChars) text = text.substr(0, kMaxValueChars) + "...";
   return text;
-}
-
-struct Mapping {
-  std::shared_ptr<const void> keepalive;  // munmaps when the last view goes
-  const std::byte* base = nullptr;
-  std::uint64_t size = 0;
-};
-
-// Maps the whole file; refuses files too short to hold the header length.
-Mapping map_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(path, fmt::format("cannot stat: {}", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, "not a regular file");
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < kLengthBytes) {
-    ::close(fd);
-    fail(path, fmt::format("file is {} bytes, shorter than the 8-byte header length", size));
-  }
-  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int err = errno;
-  ::close(fd);  // the mapping stays valid without the descriptor
-  if (addr == MAP_FAILED) fail(path, fmt::format("cannot map {} bytes: {}", size, std::strerror(err)));
-  Mapping m;
-  m.keepalive = std::shared_ptr<const void>(addr, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
-  m.base = static_cast<const std::byte*>(addr);
-  m.size = size;
-  return m;
 }
 
 std::uint64_t read_u64_le(const std::byte* p) {
@@ -186,15 +145,18 @@ const json& field(const std::filesystem::path& path, const std::string& name, co
 }  // namespace
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
-  Mapping m = map_file(path);
-  const std::uint64_t header_len = read_u64_le(m.base);
+  MappedFile m = map_file(path);
+  if (m.size < kLengthBytes) {
+    fail(path, fmt::format("file is {} bytes, shorter than the 8-byte header length", m.size));
+  }
+  const std::uint64_t header_len = read_u64_le(m.data);
   if (header_len > kMaxHeaderBytes) {
     fail(path, fmt::format("header length {} exceeds the {}-byte limit", header_len, kMaxHeaderBytes));
   }
   if (header_len > m.size - kLengthBytes) {
     fail(path, fmt::format("header length {} runs past the end of the {}-byte file (truncated?)", header_len, m.size));
   }
-  const std::string_view text(reinterpret_cast<const char*>(m.base + kLengthBytes), header_len);
+  const std::string_view text(reinterpret_cast<const char*>(m.data + kLengthBytes), header_len);
   const json header = parse_header(path, text);
 
   const std::uint64_t data_start = kLengthBytes + header_len;
@@ -247,7 +209,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   for (const Placed& p : placed) file.names_.push_back(p.name);
 
   file.mapping_ = std::move(m.keepalive);
-  file.base_ = m.base;
+  file.base_ = m.data;
   return file;
 }
 

@@ -1,13 +1,7 @@
 // Safetensors writer: compact JSON header padded with spaces to 8 bytes, contiguous data, written
 // to a temporary file beside the destination and renamed into place.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <numeric>
 #include <set>
 
@@ -15,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/tensor/atomic_write.hpp"
 #include "kernels/tensor/safetensors.hpp"
 
 namespace mxg {
@@ -77,51 +72,6 @@ std::string build_header(const std::filesystem::path& path, const NamedTensors& 
   return text;
 }
 
-// Owns the temporary file until it is renamed; removes it if anything fails first.
-class TempFile {
- public:
-  explicit TempFile(const std::filesystem::path& dest)
-      : dest_(dest), tmp_(dest.string() + fmt::format(".tmp-{}", ::getpid())) {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(errno, "cannot create temporary file");
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-
-  void write(const void* data, std::size_t n) {
-    const auto* p = static_cast<const char*>(data);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail(w < 0 ? errno : EIO, "cannot write temporary file");
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  }
-
-  void commit() {
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail(errno, "cannot close temporary file");
-    if (::rename(tmp_.c_str(), dest_.c_str()) != 0) fail(errno, "cannot rename temporary file into place");
-    committed_ = true;
-  }
-
- private:
-  // err is captured by the caller before anything else can overwrite errno.
-  [[noreturn]] void fail(int err, const char* what) const {
-    throw InputError(fmt::format("{}: {} {}: {}", dest_.string(), what, tmp_.string(), std::strerror(err)));
-  }
-
-  std::filesystem::path dest_, tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
@@ -134,7 +84,7 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
   for (std::size_t i = 0; i < length.size(); ++i) {
     length[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(header.size()) >> (8 * i));
   }
-  TempFile out(path);
+  AtomicFileWriter out(path);
   out.write(length.data(), length.size());
   out.write(header.data(), header.size());
   for (std::size_t i : write_order) {
