@@ -24,7 +24,7 @@ constexpr std::uintmax_t kMaxSidecarBytes = 16u << 20;  // a sidecar is a few KB
 
 // The keys of a version-1 sidecar and of one entry of its "tensors".
 const std::vector<std::string_view> kTopKeys = {
-    "format", "version", "created_by", "framework", "layer", "module", "module_class", "gate_mode",
+    "format", "version", "created_by", "framework", "layer", "module", "module_class", "module_attributes", "gate_mode",
     "gate_mode_source", "tp_size", "tp_rank", "ep_size", "ep_rank", "environment", "tensors"};
 const std::vector<std::string_view> kTensorKeys = {"parameter",   "dtype_in_process", "shape_in_process",
                                                    "dtype_saved", "shape_saved",      "is_shuffled",
@@ -181,8 +181,12 @@ DumpSidecar parse_dump_sidecar(std::string_view json_text, const std::filesystem
   if (const ojson* v = Checker::optional(doc, "created_by")) c.string(*v, "created_by", true);
   s.framework = c.string(c.required(doc, "framework", "framework"), "framework");
   if (const ojson* v = Checker::optional(doc, "layer")) s.layer = c.integer(*v, "layer", 0);
-  s.module = c.string(c.required(doc, "module", "module"), "module");
+  s.module = c.string(c.required(doc, "module", "module"), "module", true);
   if (const ojson* v = Checker::optional(doc, "module_class")) s.module_class = c.string(*v, "module_class", true);
+  if (const ojson* v = Checker::optional(doc, "module_attributes")) {
+    if (!v->is_object()) c.fail("module_attributes", *v, "is not an object");
+    s.module_attributes = nlohmann::json::parse(v->dump());
+  }
   if (const ojson* v = Checker::optional(doc, "gate_mode")) {
     const std::string mode = c.string(*v, "gate_mode");
     if (mode == gate_mode_name(GateMode::Separated)) {

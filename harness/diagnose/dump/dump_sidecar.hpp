@@ -39,10 +39,14 @@ struct DumpSidecar {
   int version = kDumpSidecarVersion;
   std::string framework;                   // "sglang" | "vllm" | "unknown"
   std::optional<std::int64_t> layer;       // >= 0
-  std::string module;                      // "model.layers.3.mlp.experts"
+  std::string module;                      // "model.layers.3.mlp.experts"; "" when the module was passed directly
   std::string module_class;                // "FusedMoE"
+  // Layout-relevant plain attributes of the module ("quant_method.X" for its quant method's).
+  nlohmann::json module_attributes = nlohmann::json::object();
   std::optional<GateMode> gate_mode;       // what the process would run with, when it could tell
   std::string gate_mode_source;            // how it was told ("env SGLANG_USE_AITER_MOE_GU_ITLV=1"); "" if unknown
+  // tp: the process's whole tensor-parallel group (server --tp-size); ep: expert parallelism. The
+  // experts' intermediate split is tp_size / ep_size (SGLang's moe_tp_size). 0 <= rank < size.
   std::optional<std::int64_t> tp_size, tp_rank, ep_size, ep_rank;
   std::map<std::string, std::string> environment;  // layout-relevant variables that were set
   std::vector<SidecarTensor> tensors;              // in file order

@@ -31,6 +31,7 @@ ojson full_sidecar() {
     "layer": 3,
     "module": "model.layers.3.mlp.experts",
     "module_class": "FusedMoE",
+    "module_attributes": {"quant_method.with_bias": true, "hidden_size": 2880},
     "gate_mode": "interleave",
     "gate_mode_source": "env SGLANG_USE_AITER_MOE_GU_ITLV=1",
     "tp_size": 8,
@@ -89,6 +90,8 @@ TEST(DumpSidecar, ReadsEveryField) {
   EXPECT_EQ(s.layer, 3);
   EXPECT_EQ(s.module, "model.layers.3.mlp.experts");
   EXPECT_EQ(s.module_class, "FusedMoE");
+  EXPECT_EQ(s.module_attributes.at("hidden_size"), 2880);
+  EXPECT_EQ(s.module_attributes.at("quant_method.with_bias"), true);
   EXPECT_EQ(s.gate_mode, GateMode::Interleave);
   EXPECT_EQ(s.gate_mode_source, "env SGLANG_USE_AITER_MOE_GU_ITLV=1");
   EXPECT_EQ(s.tp_size, 8);
@@ -115,7 +118,7 @@ TEST(DumpSidecar, ReadsEveryField) {
 TEST(DumpSidecar, OptionalFieldsMayBeNullOrAbsent) {
   ojson doc = full_sidecar();
   for (const char* key : {"layer", "module_class", "gate_mode", "gate_mode_source", "tp_size", "tp_rank", "ep_size",
-                          "ep_rank", "environment", "created_by"}) {
+                          "ep_rank", "environment", "created_by", "module_attributes"}) {
     doc[key] = nullptr;
   }
   doc.erase("created_by");
@@ -129,6 +132,7 @@ TEST(DumpSidecar, OptionalFieldsMayBeNullOrAbsent) {
   EXPECT_EQ(s.tp_size, std::nullopt);
   EXPECT_EQ(s.tp_rank, std::nullopt);
   EXPECT_TRUE(s.environment.empty());
+  EXPECT_TRUE(s.module_attributes.is_object() && s.module_attributes.empty());
   EXPECT_EQ(s.tensors[0].is_shuffled, std::nullopt);
   EXPECT_EQ(parse([] { ojson d = full_sidecar(); d["gate_mode"] = "separated"; return d; }()).gate_mode,
             GateMode::Separated);
@@ -163,6 +167,9 @@ std::vector<BadCase> bad_cases() {
       {"framework_missing", [](ojson& d) { d.erase("framework"); }, "field 'framework' is missing"},
       {"framework_empty", [](ojson& d) { d["framework"] = ""; }, "field 'framework' = \"\" is empty"},
       {"module_number", [](ojson& d) { d["module"] = 3; }, "field 'module' = 3 is not a string"},
+      {"module_missing", [](ojson& d) { d.erase("module"); }, "field 'module' is missing"},
+      {"module_attributes_list", [](ojson& d) { d["module_attributes"] = ojson::array({2}); },
+       "field 'module_attributes' = [2] is not an object"},
       {"unknown_key", [](ojson& d) { d["tp"] = 8; }, "field 'tp' is not part of a version 1 sidecar"},
       {"gate_mode_bad", [](ojson& d) { d["gate_mode"] = "both"; }, "field 'gate_mode' = \"both\" is not \"separated\""},
       {"environment_list", [](ojson& d) { d["environment"] = ojson::array(); }, "field 'environment' = [] is not an object"},
