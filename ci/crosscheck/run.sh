@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds mxguard (default preset, host only) and runs the three cross-checks against code we did not
+# Builds mxguard (default preset, host only) and runs the four cross-checks against code we did not
 # write: transformers' GPT-OSS MoE (reference_vs_transformers.py), Python's safetensors
-# (safetensors_roundtrip.py) and the torch view/permute form of the layouts (layout_vs_torch.py).
+# (safetensors_roundtrip.py), the torch view/permute form of the layouts (layout_vs_torch.py) and
+# `diagnose weights` on dumps that ci/tools/dump_moe_weights.py makes of a torch module (diagnose_vs_torch.py).
 # Needs python3 with torch, transformers and safetensors (no GPU).
 #   ci/crosscheck/run.sh [OUT_DIR] [--quick]
 # The build needs the project's dependencies (fmt, CLI11, Eigen3, nlohmann_json, valijson, pugixml); where
@@ -38,11 +39,12 @@ python3 ci/crosscheck/reference_vs_transformers.py --mxguard "$mxguard" --work "
 run_script layout_vs_torch
 run_script safetensors_roundtrip
 run_script reference_vs_transformers $quick
+run_script diagnose_vs_torch
 python3 - "$out" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 parts = {n: json.load(open(os.path.join(out, n + ".json"))) for n in
-         ("layout_vs_torch", "safetensors_roundtrip", "reference_vs_transformers")
+         ("layout_vs_torch", "safetensors_roundtrip", "reference_vs_transformers", "diagnose_vs_torch")
          if os.path.exists(os.path.join(out, n + ".json"))}
 summary = {n: {"passed": p["passed"], "failed": p["failed"]} for n, p in parts.items()}
 json.dump({"scripts": summary, "details": parts}, open(os.path.join(out, "summary.json"), "w"), indent=1)
