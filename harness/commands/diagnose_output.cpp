@@ -135,17 +135,18 @@ void add_diagnose_output_command(CLI::App& app, Action& action) {
                   "search several in order")
       ->required();
   cmd->add_option("--layer", o->layer, "Layer number L (model.layers.L.mlp.*)")->required()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--hidden", o->hidden, "Safetensors file with the layer input [T, H] (any float dtype)")->required();
+  cmd->add_option("--hidden", o->hidden, "Layer input [T, H], any float dtype: a .safetensors or .npy file")->required();
   cmd->add_option("--hidden-tensor", o->hidden_tensor,
                   "Tensor name in --hidden (default: the only tensor, else hidden_states, hidden or x)");
   cmd->add_option("--observed", o->observed,
-                  "Safetensors file with the observed layer output [T, H] (any float dtype)")
+                  "Observed layer output [T, H], any float dtype: a .safetensors or .npy file")
       ->required();
   cmd->add_option("--observed-tensor", o->observed_tensor,
                   "Tensor name in --observed (default: the only tensor, else y, output or out)");
   cmd->add_option("--topk-ids", o->topk_ids,
-                  "The serving stack's routing: expert ids I32/I64 [T, k] (with --topk-weights; default: route\n"
-                  "with the checkpoint router as the reference does)");
+                  "The serving stack's routing: expert ids I32/I64 [T, k], .safetensors or .npy (with\n"
+                  "--topk-weights; default: route"
+                  " with the checkpoint router as the reference does)");
   cmd->add_option("--topk-ids-tensor", o->topk_ids_tensor, "Tensor name in --topk-ids (default: the only one, else topk_ids)");
   cmd->add_option("--topk-weights", o->topk_weights, "Routing weights, float [T, k] (with --topk-ids)");
   cmd->add_option("--topk-weights-tensor", o->topk_weights_tensor,

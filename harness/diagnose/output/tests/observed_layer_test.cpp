@@ -10,6 +10,7 @@
 #include "harness/diagnose/output/observed_layer.hpp"
 #include "harness/diagnose/output/tests/synthetic_layer.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/tensor/npy.hpp"
 #include "kernels/tensor/safetensors.hpp"
 
 namespace mxg::diagnose {
@@ -120,6 +121,35 @@ TEST_F(ObservedLayerFiles, UsesTheGivenRoutingAndTpRanks) {
   r.rank = 1;
   EXPECT_EQ(load_observed_layer(r).setup.ranks.size(), 1u);
   EXPECT_EQ(load_observed_layer(r).setup.ranks[0].rank, 1);
+}
+
+TEST_F(ObservedLayerFiles, ReadsNpyDumps) {
+  Tensor ids(DType::I64, {kT, kK}), weights(DType::F32, {kT, kK});
+  for (std::int64_t i = 0; i < kT * kK; ++i) {
+    ids.as_mut<std::int64_t>()[i] = (i * 5) % kE;
+    weights.as_mut<float>()[i] = 0.5f;
+  }
+  write_npy(dir_ / "y.npy", Tensor(DType::F32, {kT, kH}));
+  write_npy(dir_ / "topk_ids.npy", ids);
+  write_npy(dir_ / "topk_weights.npy", weights);
+  LayerRequest r = request();
+  r.observed = {dir_ / "y.npy", std::nullopt};
+  r.topk_ids = TensorArg{dir_ / "topk_ids.npy", std::nullopt};
+  r.topk_weights = TensorArg{dir_ / "topk_weights.npy", std::nullopt};
+  const ObservedLayer l = load_observed_layer(r);
+  EXPECT_EQ(l.observed.dtype(), DType::F32);
+  EXPECT_NE(l.observed_label.find("y.npy: tensor 'y'"), std::string::npos) << l.observed_label;
+  ref::Routing given{kT, kK, {}, std::vector<double>(kT * kK, 0.5)};
+  for (std::int64_t i = 0; i < kT * kK; ++i) given.ids.push_back(static_cast<std::int32_t>((i * 5) % kE));
+  expect_routing(l.setup, given);
+
+  r.observed.tensor = "output";  // a .npy's one tensor is named after the file
+  try {
+    load_observed_layer(r);
+    ADD_FAILURE() << "no InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--observed-tensor 'output'"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ObservedLayerFiles, TokensKeepsTheFirstRows) {
