@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -178,7 +179,12 @@ void add_diagnose_output_command(CLI::App& app, Action& action) {
   cmd->add_option("--min-margin", o->min_margin,
                   "Runner-up NMSE / best NMSE below this is reported AMBIGUOUS")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 1e300));
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            const double v = std::strtod(value.c_str(), nullptr);
+            return v >= 1.0 ? std::string() : "--min-margin must be at least 1, found " + value;
+          },
+          "FACTOR>=1"));
   cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none)")->capture_default_str();
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema mxguard.diagnose-output/1)");
   cmd->footer(
