@@ -70,6 +70,8 @@ struct Literal {
   std::string_view source;  // the text the literal was parsed from, for messages
 };
 
+using LiteralValue = decltype(Literal::value);
+
 std::string show(const Literal& v) { return show_text(v.source); }
 
 class LiteralParser {
@@ -212,8 +214,7 @@ class LiteralParser {
     return big;
   }
 
-  std::variant<std::monostate, bool, std::int64_t, Literal::BigInt, std::string, LiteralList, LiteralDict>
-  parse_integer() {
+  LiteralValue parse_integer() {
     bool negative = false;
     if (peek() == '-' || peek() == '+') {
       negative = peek() == '-';
@@ -238,8 +239,7 @@ class LiteralParser {
     return negative ? -v : v;
   }
 
-  std::variant<std::monostate, bool, std::int64_t, Literal::BigInt, std::string, LiteralList, LiteralDict>
-  parse_word() {
+  LiteralValue parse_word() {
     const std::size_t begin = pos_;
     while (!at_end() && (std::isalnum(static_cast<unsigned char>(peek())) || peek() == '_')) ++pos_;
     const std::string_view word = text_.substr(begin, pos_ - begin);

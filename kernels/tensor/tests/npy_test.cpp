@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,10 @@ Tensor patterned(DType dtype, Shape shape) {
   return t;
 }
 
-Tensor parse_string(const std::string& file, std::string_view label = "t.npy") {
-  return parse_npy({reinterpret_cast<const std::byte*>(file.data()), file.size()}, nullptr, label);
+// The tensor may view the bytes, so they go into a buffer the tensor keeps alive.
+Tensor parse_string(std::string file, std::string_view label = "t.npy") {
+  auto owned = std::make_shared<const std::string>(std::move(file));
+  return parse_npy({reinterpret_cast<const std::byte*>(owned->data()), owned->size()}, owned, label);
 }
 
 // The InputError message of parsing FILE, or "" when it parsed.
