@@ -131,8 +131,10 @@ std::string describe_ranks(const Slice& s) {
            std::ranges::none_of(kv.second, [](std::int64_t r) { return r == 0; });
   });
   if (every_other_rank) return fmt::format("tp={}, rank=1..tp-1", ranges(tps));
-  return fmt::format("tp={}, rank={} or {} more equivalent (tp, rank)", s.ranks[0].tp, s.ranks[0].rank,
-                     s.ranks.size() - 1);
+  std::vector<std::string> each;
+  for (const TpRank& r : s.ranks) each.push_back(fmt::format("tp={}, rank={}", r.tp, r.rank));
+  if (each.size() <= 3) return fmt::format("{}", fmt::join(each, " | "));
+  return fmt::format("{} or {} more equivalent (tp, rank)", each.front(), each.size() - 1);
 }
 
 std::string describe_experts(const Chain& c) {

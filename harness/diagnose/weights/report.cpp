@@ -71,9 +71,19 @@ std::string experts_line(const Chain& c) {
   return line;
 }
 
-std::string flag_text(const KernelReadReport& k) {
-  return fmt::format("gate_mode={} ({}), is_shuffled={} ({})", gate_mode_name(k.gate_mode.value), k.gate_mode.from,
-                     k.is_shuffled.value ? "true" : "false", k.is_shuffled.from);
+// "gate_mode=separated (--gate-mode), is_shuffled=false (sidecar x.json)"; `sources` false drops
+// the parentheses.
+std::string flag_text(const KernelReadReport& k, bool sources = true) {
+  std::vector<std::string> parts;
+  if (k.gate_mode) {
+    parts.push_back(fmt::format("gate_mode={}", gate_mode_name(k.gate_mode->value)) +
+                    (sources ? fmt::format(" ({})", k.gate_mode->from) : ""));
+  }
+  if (k.is_shuffled) {
+    parts.push_back(fmt::format("is_shuffled={}", k.is_shuffled->value ? "true" : "false") +
+                    (sources ? fmt::format(" ({})", k.is_shuffled->from) : ""));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 nlohmann::json chain_json(const Chain& c) {
@@ -159,16 +169,18 @@ std::string render_text(const WeightsReport& r) {
                      d.candidates, d.verified, d.seconds);
   if (r.kernel) {
     const KernelRead& k = r.kernel->read;
+    const std::string flags = flag_text(*r.kernel);
+    const std::string head = flags.empty() ? "kernel read" : fmt::format("kernel read with {}", flags);
     if (d.verdict != Verdict::exact) {
-      out += fmt::format("kernel read with {}: not judged (no exact chain)\n", flag_text(*r.kernel));
+      out += fmt::format("{}: not judged (no exact chain)\n", head);
     } else if (k.consistent) {
-      out += fmt::format("kernel read with {}: CONSISTENT (the kernel reads the checkpoint back)\n", flag_text(*r.kernel));
+      out += fmt::format("{}: CONSISTENT (the kernel reads the checkpoint back)\n", head);
     } else {
-      out += fmt::format("kernel read with {}: INCONSISTENT\n  {}\n", flag_text(*r.kernel), k.reason);
+      out += fmt::format("{}: INCONSISTENT\n  {}\n", head, k.reason);
+      const std::string read_with = flag_text(*r.kernel, false);
       for (const matrix::Scenario& s : k.scenarios) {
-        out += fmt::format("  this layout read with gate_mode={}, is_shuffled={} is historical scenario '{}': {}\n",
-                           gate_mode_name(r.kernel->gate_mode.value), r.kernel->is_shuffled.value ? "true" : "false",
-                           s.name, s.comment);
+        out += fmt::format("  this layout{} is historical scenario '{}': {}\n",
+                           read_with.empty() ? "" : fmt::format(" read with {}", read_with), s.name, s.comment);
       }
     }
     if (!k.note.empty()) out += fmt::format("  note        {}\n", k.note);
@@ -226,8 +238,12 @@ nlohmann::json to_json(const WeightsReport& r) {
     nlohmann::json scenarios = nlohmann::json::array();
     for (const matrix::Scenario& s : k.scenarios) scenarios.push_back({{"name", s.name}, {"comment", s.comment}});
     j["kernel_read"] = {
-        {"gate_mode", {{"value", std::string(gate_mode_name(r.kernel->gate_mode.value))}, {"from", r.kernel->gate_mode.from}}},
-        {"is_shuffled", {{"value", r.kernel->is_shuffled.value}, {"from", r.kernel->is_shuffled.from}}},
+        {"gate_mode", r.kernel->gate_mode ? nlohmann::json{{"value", std::string(gate_mode_name(r.kernel->gate_mode->value))},
+                                                           {"from", r.kernel->gate_mode->from}}
+                                          : nlohmann::json(nullptr)},
+        {"is_shuffled", r.kernel->is_shuffled ? nlohmann::json{{"value", r.kernel->is_shuffled->value},
+                                                               {"from", r.kernel->is_shuffled->from}}
+                                              : nlohmann::json(nullptr)},
         {"judged", d.verdict == Verdict::exact},
         {"consistent", k.consistent},
         {"reason", k.reason},

@@ -21,9 +21,11 @@ struct Sourced {
   std::string from;
 };
 
+// What the kernel was told; a flag that does not change how this tensor is read (the gate mode of
+// a down_proj tensor, either flag of a bias) may be absent.
 struct KernelReadReport {
-  Sourced<GateMode> gate_mode;
-  Sourced<bool> is_shuffled;
+  std::optional<Sourced<GateMode>> gate_mode;
+  std::optional<Sourced<bool>> is_shuffled;
   KernelRead read;
 };
 

@@ -22,7 +22,8 @@ TEST(WeightsChain, RankSetsPrintCompactly) {
   EXPECT_EQ(describe_ranks(ranks({{8, 1}, {8, 2}, {8, 3}, {8, 5}})), "tp=8, rank=1..3, 5");
   EXPECT_EQ(describe_ranks(ranks({{1, 0}, {2, 0}, {3, 0}, {5, 0}})), "tp=1..3, 5, rank=0");
   EXPECT_EQ(describe_ranks(ranks({{2, 1}, {3, 1}, {3, 2}})), "tp=2..3, rank=1..tp-1");
-  EXPECT_EQ(describe_ranks(ranks({{4, 1}, {6, 2}, {6, 3}})), "tp=4, rank=1 or 2 more equivalent (tp, rank)");
+  EXPECT_EQ(describe_ranks(ranks({{4, 1}, {6, 2}, {6, 3}})), "tp=4, rank=1 | tp=6, rank=2 | tp=6, rank=3");
+  EXPECT_EQ(describe_ranks(ranks({{4, 1}, {6, 2}, {6, 3}, {7, 1}})), "tp=4, rank=1 or 3 more equivalent (tp, rank)");
   Slice any = ranks({});
   any.any_tp = true;
   EXPECT_EQ(describe_ranks(any), "rank=0 of any tp");
