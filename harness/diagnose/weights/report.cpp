@@ -1,6 +1,8 @@
 // Text and JSON printers of a weights diagnosis.
 #include "harness/diagnose/weights/report.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"
@@ -21,7 +23,13 @@ std::string thousands(std::int64_t n) {
   return out;
 }
 
-std::string percent(double f) { return fmt::format("{:.4g}%", 100.0 * f); }
+// Up to four decimals, rounded down so that anything short of all never reads "100%".
+std::string percent(double f) {
+  std::string s = fmt::format("{:.4f}", std::floor(f * 1e6) / 1e4);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s + "%";
+}
 
 // Where a checkpoint element sits, in words: "expert 3, row 34 (gate unit 17), byte 80".
 std::string checkpoint_position(ExpertTensor kind, const Mismatch& m) {

@@ -189,7 +189,8 @@ Diagnosis search(const WeightsQuery& q, const SearchOptions& o) {
     const bool alternative = std::ranges::any_of(out.alternatives, [&](const Chain& c) {
       return chain_string(c) == chain_string(screened[i].chain);
     });
-    if (!alternative) out.runners_up.push_back({screened[i].chain, screened[i].screen.score});
+    // Candidates no probe matched say nothing about the dump; they are not listed.
+    if (!alternative && screened[i].screen.score > 0) out.runners_up.push_back({screened[i].chain, screened[i].screen.score});
   }
   return out;
 }
