@@ -12,6 +12,8 @@ dump tool saves them, and diagnose must name each chain exactly from the files a
     unshuffled, separated and interleaved (gate-up) tiles;
   * down blocks / scales / bias: tp 8 rank 7 (the short rank; the bias zeroed off rank 0);
   * expert parallelism: the dump holds experts 2..3 of 4 (ep 2, rank 1);
+  * the sidecar's gate mode (from SGLANG_USE_AITER_MOE_GU_ITLV) and is_shuffled judge the kernel read:
+    a bias left in checkpoint order and interleaved tiles under the default switch are exit 1;
   * the incident: interleaved tiles with gate_mode=separated, is_shuffled=false must be exit 1 and
     name gptoss-rocm-gsm8k-0.21; the fixed pipeline with its own flags must be exit 0;
   * one corrupted 16x16 tile must be reported PARTIAL at that tile.
@@ -89,10 +91,12 @@ class Runner:
         self.mxguard, self.work, self.checkpoint, self.dump_layer = mxguard, work, checkpoint, dump_layer
         self.results = []
 
-    def dump(self, torch, label, params, **parallel):
+    def dump(self, torch, label, params, environ=None, **parallel):
+        """The dump tool's files for an SGLang process with this environment (default: the gate-mode
+        switch unset, so the sidecar records SGLang's default, separated)."""
         path = os.path.join(self.work, f"{label}.safetensors")
         self.dump_layer(make_module(torch, params), layer=LAYER, path=path, framework="sglang",
-                        environ={}, **parallel)
+                        environ=environ or {}, **parallel)
         return path
 
     def diagnose(self, dump, tensor, dump_tensor, extra=()):
@@ -180,16 +184,21 @@ def main():
                                    scale_interleaved(torch, s2d, E), True)]
                 for shuffle, wd, sd, flag in pipelines:
                     label = f"w13-tp{tp}-rank{rank}-{prep}-{shuffle}"
+                    # SGLang's switch set the way this pipeline needs it: the sidecar then records the
+                    # matching gate mode, and with is_shuffled the kernel read must come out consistent.
+                    env = {"SGLANG_USE_AITER_MOE_GU_ITLV": "1" if shuffle == "interleaved" else "0"}
                     dump = run.dump(torch, label, {"w13_weight": (wd, flag), "w13_weight_scale": (sd, flag),
                                                    "w13_weight_bias": (b.float(), None)},
-                                    tp_size=tp, tp_rank=rank)
+                                    environ=env, tp_size=tp, tp_rank=rank)
                     common = dict(tp=tp, rank=rank, deinterleave_rows=prep == "deinterleaved", shuffle=shuffle)
                     run.expect_chain(f"{label}/blocks", dump, "gate_up_proj_blocks", prefix + "w13_weight", **common)
                     run.expect_chain(f"{label}/scales", dump, "gate_up_proj_scales", prefix + "w13_weight_scale",
                                      **common)
                     if shuffle == "none":  # the bias is never shuffled: once per prep is enough
+                        # The kernel reads the bias in [gate | up] order in both gate modes (§8): one
+                        # left in checkpoint order is a bug the read check must flag (exit 1).
                         run.expect_chain(f"{label}/bias", dump, "gate_up_proj_bias", prefix + "w13_weight_bias",
-                                         **common)
+                                         exit_code=0 if prep == "deinterleaved" else 1, **common)
 
         # down_proj on the short last rank of tp 8 (192 units), separated tiles, bias zeroed off rank 0
         tp, rank = 8, 7
@@ -212,8 +221,14 @@ def main():
         run.expect_chain("w13-ep2-rank1/blocks", dump, "gate_up_proj_blocks", prefix + "w13_weight", tp=1, rank=0,
                          deinterleave_rows=True, shuffle="separated", experts=[2, 3])
 
-        # the incident and the fixed pipeline, judged with what the kernel was told
+        # interleaved tiles while the switch is unset: the sidecar says separated, is_shuffled true
         w = deinterleave(sliced_w13(torch, ck["gate_up_proj_blocks"], 1, 0, lambda hp: hp // 2))
+        dump = run.dump(torch, "tiles-vs-switch", {"w13_weight": (weight_tiles(gate_up_blocks(w)), True)})
+        run.expect_chain("tiles-vs-switch/sidecar-defaults", dump, "gate_up_proj_blocks", prefix + "w13_weight",
+                         tp=1, rank=0, deinterleave_rows=True, shuffle="interleaved", exit_code=1,
+                         scenario="interleaved-tiles-read-as-separated")
+
+        # the incident and the fixed pipeline, judged with what the kernel was told
         dump = run.dump(torch, "incident", {"w13_weight": (weight_tiles(gate_up_blocks(w)), None)})
         run.expect_chain("incident/interleaved-tiles-read-separated-preshuffle-off", dump, "gate_up_proj_blocks",
                          prefix + "w13_weight", tp=1, rank=0, deinterleave_rows=True, shuffle="interleaved",

@@ -141,8 +141,15 @@ int run_diagnose_weights(const DiagnoseWeightsOptions& o) {
   // down_proj is read alike in both gate modes and biases under every flag.
   const bool needs_gate = dw::is_gate_up(kind) && !dw::is_bias(kind);
   const bool needs_flag = !dw::is_bias(kind);
-  if (gate || shuffled) {
-    if ((needs_gate && !gate) || (needs_flag && !shuffled)) {
+  const bool missing_half = (needs_gate && !gate) || (needs_flag && !shuffled);
+  if ((gate || shuffled) && missing_half && !flag_gate && !flag_shuffled) {
+    // Only the sidecar spoke, and it records half of what the kernel is told (SGLang's dump of an
+    // unshuffled tensor has a gate mode but no is_shuffled attribute): judge the layout alone.
+    r.diagnosis.notes.push_back(fmt::format(
+        "kernel read not judged: the sidecar records {} but not {} for this tensor; pass both flags to judge it",
+        gate ? "the gate mode" : "is_shuffled", gate ? "is_shuffled" : "the gate mode"));
+  } else if (gate || shuffled) {
+    if (missing_half) {
       throw InputError(fmt::format("the kernel read of {} needs {} as well (a flag, or a sidecar that records it)",
                                    o.tensor, !shuffled ? "--is-shuffled" : "--gate-mode"));
     }

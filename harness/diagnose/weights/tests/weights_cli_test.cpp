@@ -111,6 +111,22 @@ TEST(WeightsCli, SidecarDefaultsAndFlagsWin) {
   EXPECT_EQ(flags.exit_code, 0) << flags.out << flags.err;
   EXPECT_TRUE(has(flags.out, "gate_mode=interleave (--gate-mode), is_shuffled=true (--is-shuffled)")) << flags.out;
 
+  // A sidecar with a gate mode but no is_shuffled (SGLang never set the attribute on this tensor):
+  // the layout is still named, the kernel read is left unjudged with a note, and one flag given
+  // on the command line without the other is a usage error.
+  nlohmann::json half = sidecar;
+  half["tensors"]["model.layers.0.mlp.experts.w13_weight"]["is_shuffled"] = nullptr;
+  write_text(f.dir / "rank1.safetensors.json", half.dump());
+  const auto unjudged = diagnose(f, {"--tensor", "gate_up_proj_blocks", "--dump", f.dump.string()});
+  EXPECT_EQ(unjudged.exit_code, 0) << unjudged.out << unjudged.err;
+  EXPECT_TRUE(has(unjudged.out, std::string("EXACT    ") + kPipeline)) << unjudged.out;
+  EXPECT_TRUE(has(unjudged.out, "kernel read not judged")) << unjudged.out;
+  EXPECT_FALSE(has(unjudged.out, "CONSISTENT")) << unjudged.out;
+  const auto one_flag = diagnose(f, {"--tensor", "gate_up_proj_blocks", "--dump", f.dump.string(), "--gate-mode",
+                                     "interleave"});
+  EXPECT_EQ(one_flag.exit_code, 2) << one_flag.out << one_flag.err;
+  EXPECT_TRUE(has(one_flag.err, "needs --is-shuffled")) << one_flag.err;
+
   // A sidecar describing another tensor shape is an input error.
   nlohmann::json stale = sidecar;
   stale["tensors"]["model.layers.0.mlp.experts.w13_weight"]["shape_saved"] = {kExperts, 1024, 128};
