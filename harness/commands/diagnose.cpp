@@ -13,12 +13,12 @@ void add_diagnose_command(CLI::App& app, Action& /*action*/) {
       "diagnose",
       "Layout forensics: name the transform chain (and the bug) behind dumped tensors or a wrong layer output");
   cmd->footer(
-      "Modes:\n"
-      "  weights  compare a checkpoint tensor with what the serving process holds in memory (a dump) and\n"
-      "           print the chain of known transforms that maps one to the other\n"
-      "  output   when only one layer's wrong output is at hand, run every matrix combination on the host\n"
-      "           backend and rank them by how well they reproduce it\n"
-      "ci/tools/dump_moe_weights.py makes the dumps (run it inside the serving process).");
+      "Examples:\n"
+      "  mxguard diagnose weights --checkpoint gpt-oss-120b/ --layer 3 --tensor gate_up_proj_blocks \\\n"
+      "      --dump l3-tp1.safetensors --gate-mode separated --is-shuffled false\n"
+      "  mxguard diagnose output --checkpoint gpt-oss-20b/ --layer 3 --hidden h.safetensors --observed y.safetensors\n"
+      "Dumps come from ci/tools/dump_moe_weights.py, run inside the serving process (its --help says how).\n"
+      "Exit codes: 0 healthy / exact and consistent, 1 the named bug or no explanation, 2 bad input.");
   cmd->require_subcommand(1);
 }
 
