@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -83,6 +85,26 @@ TEST(GgmlMoeResult, DoesNotDependOnTheThreadCountAndRepeats) {
     EXPECT_TRUE(run_ggml_moe(p, options(2, extra)).same_bytes(one));
     EXPECT_TRUE(run_ggml_moe(p, options(3, extra)).same_bytes(one));
   }
+}
+
+// The matrix runner calls a backend from several worker threads at once: concurrent runs (each
+// with its own ggml context, backend and OpenMP team) must not disturb one another.
+TEST(GgmlMoeResult, ConcurrentRunsFromSeveralThreadsMatchSerialOnes) {
+  std::vector<GgmlMoeProblem> problems;
+  std::vector<Tensor> serial;
+  for (std::uint64_t seed = 20; seed < 24; ++seed) {
+    RandomProblemSpec spec = kSmall;
+    spec.seed = seed;
+    problems.push_back(random_problem(spec));
+    serial.push_back(run_ggml_moe(problems.back(), options(2, seed % 2 == 0)));
+  }
+  std::vector<Tensor> concurrent(problems.size());
+  std::vector<std::thread> workers;
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    workers.emplace_back([&, i] { concurrent[i] = run_ggml_moe(problems[i], options(2, i % 2 == 0)); });
+  }
+  for (auto& w : workers) w.join();
+  for (std::size_t i = 0; i < problems.size(); ++i) EXPECT_TRUE(concurrent[i].same_bytes(serial[i])) << "problem " << i;
 }
 
 // Each corruption is a bug a converter or loader could ship. Run on the corrupted bytes, ggml must
