@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "harness/command.hpp"
 #include "harness/matrix/dimensions.hpp"
 #include "harness/matrix/mutants.hpp"
@@ -41,7 +43,7 @@ void add_matrix(CLI::App& app, Action& action) {
   cmd->add_option("--prep-cmd", opts->ggml.prep_cmd,
                   "ggml backend, stack mode: the stack's own preparation replaces mxguard's. A command with\n"
                   "{in} (the checkpoint tensors) and {out} (the ggml tensors to write), e.g. llama.cpp's converter:\n"
-                  "'/usr/bin/python3 ci/tools/ggml_convert_layer.py --converter-dir llama.cpp/conversion {in} {out}'");
+                  "'/usr/bin/python3 ci/tools/ggml_convert_layer.py --converter-dir llama.cpp/conversion --in {in} --out {out}'");
   cmd->add_option("--kernel-cmd", opts->backend_options.kernel_cmd,
                   "external backend: command with {in} and {out}, e.g.\n"
                   "'python3 ci/adapters/aiter_fused_moe.py {in} {out}'");
@@ -90,9 +92,14 @@ void add_matrix(CLI::App& app, Action& action) {
       if (!o.ggml.prep_cmd.empty() && o.backend != "ggml") {
         throw InputError("--prep-cmd: stack mode is for --backend ggml (the ggml family's preparation)");
       }
+      if (!o.ggml.prep_cmd.empty() &&
+          (o.ggml.prep_cmd.find("{in}") == std::string::npos || o.ggml.prep_cmd.find("{out}") == std::string::npos)) {
+        throw InputError(fmt::format("--prep-cmd: '{}' must contain both {{in}} and {{out}}", o.ggml.prep_cmd));
+      }
       o.scenarios = *scenarios;
       o.out_dir = *out_dir;
-      o.isolate = o.isolate || backend_isolation(o.backend) == Isolation::Default;
+      // ggml runs in process (its family's kernel, not a registered fused-MoE backend).
+      if (o.backend != "ggml") o.isolate = o.isolate || backend_isolation(o.backend) == Isolation::Default;
       std::error_code ec;
       o.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
       o.progress_tty = isatty(STDERR_FILENO) != 0;

@@ -123,7 +123,9 @@ class Runner {
   // Whether combinations run in child `mxguard kernel run` processes: asked for (or the backend's
   // default), and not already a process per combination (the external backend's own protocol: its
   // child must get the user's --kernel-cmd, so it is never wrapped in a second child).
-  bool isolated() const { return opt_.isolate && backend_isolation(opt_.backend) != Isolation::Inherent; }
+  bool isolated() const {
+    return opt_.isolate && opt_.backend != "ggml" && backend_isolation(opt_.backend) != Isolation::Inherent;
+  }
   std::unique_ptr<FusedMoeBackend> make_worker_backend() const;
   report::CombinationResult run_one(const InstanceContext& ctx, const FusedMoeProblem& prepared,
                                     const Combination& combo, const std::string& mutant,

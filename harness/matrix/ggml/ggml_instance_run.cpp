@@ -37,8 +37,9 @@ GgmlExperts stack_prepare(const CheckpointExperts& ck, const std::string& tag, c
   const auto out = s.work_dir / (tag + ".ggml.safetensors");
   layout::ggml::write_checkpoint_experts(in, ck);
   std::filesystem::remove(out);
-  const auto cmd = substitute_command(s.prep_cmd, proc::shell_quote(std::filesystem::absolute(in).string()),
-                                      proc::shell_quote(std::filesystem::absolute(out).string()));
+  // substitute_command quotes the paths for the shell itself.
+  const auto cmd = substitute_command(s.prep_cmd, std::filesystem::absolute(in).string(),
+                                      std::filesystem::absolute(out).string());
   const auto r = proc::run_shell(cmd, std::filesystem::current_path(), s.timeout_seconds);
   if (!r.ok()) {
     throw InfraError(fmt::format("--prep-cmd: {}: {}", r.status(), proc::last_lines(r.stderr_tail, 5)));

@@ -20,7 +20,7 @@ struct GgmlRunSettings {
   int threads = 0;  // ggml CPU threads (0: every core)
   // Stack mode: a command with {in} (the checkpoint tensors, kernels/layout/ggml_experts_io.hpp
   // names) and {out} (the converted GgmlExperts) that replaces our preparation, e.g.
-  // "/usr/bin/python3 ci/tools/ggml_convert_layer.py --converter-dir llama.cpp/conversion {in} {out}".
+  // "/usr/bin/python3 ci/tools/ggml_convert_layer.py --converter-dir llama.cpp/conversion --in {in} --out {out}".
   std::string prep_cmd;
   double timeout_seconds = 600;
   std::filesystem::path work_dir;  // where stack mode writes its files

@@ -72,7 +72,7 @@ class GgmlMatrix(unittest.TestCase):
             tmp = Path(tmp)
             conversion = tmp / "conversion"
             shutil.copytree(GGML_SOURCE / "conversion", conversion)
-            cmd = f"{PYTHON} {shlex.quote(str(driver))} --converter-dir {shlex.quote(str(conversion))} {{in}} {{out}}"
+            cmd = f"{PYTHON} {shlex.quote(str(driver))} --converter-dir {shlex.quote(str(conversion))} --in {{in}} --out {{out}}"
             good = run_matrix(tmp / "good", "--cases", str(case), "--prep-cmd", cmd, expect=0)
             self.assertTrue(good)
             self.assertTrue(all(r["verdict"] == "PASS" and r["dims"]["prep"] == "stack" for r in good),
