@@ -304,7 +304,8 @@ void add_tp_table(CLI::App* layout_cmd, Action& action) {
 void add_layout_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("layout",
                                  "MoE weight layout transforms (gate/up interleave, AITER weight and scale shuffles, "
-                                 "tp slicing): apply, explain, tp-table");
+                                 "tp slicing): apply, explain, tp-table; llama.cpp's GPT-OSS conversion for ggml: "
+                                 "ggml-convert (layout_ggml.cpp)");
   cmd->require_subcommand(1);
   add_apply(cmd, action);
   add_explain(cmd, action);

@@ -1,7 +1,8 @@
 // The one place each layout formula of LAYOUTS.md §4–§7 is written. Transforms, their inverses,
 // `layout explain`, the host backend's reads and the matrix's expectation rules all call these;
 // none re-derives an index. Every row/offset function maps a source coordinate to a destination
-// position inside ONE expert (callers add the expert's base offset).
+// position inside ONE expert (callers add the expert's base offset). The ggml family's formulas
+// (llama.cpp's gate/up split, block_mxfp4 nibble order, scale byte) are in ggml_index_maps.hpp.
 #pragma once
 
 #include <algorithm>
