@@ -15,11 +15,51 @@ std::string_view verdict_meaning(Verdict v) {
     case Verdict::Pass: return "consistent layout, matches the reference";
     case Verdict::Caught: return "inconsistent layout, mismatch detected (the harness works)";
     case Verdict::Fail: return "consistent layout but mismatches: a regression";
-    case Verdict::Blind: return "inconsistent layout but matches: the harness cannot see this bug";
+    case Verdict::Blind:
+      return "inconsistent layout but matches: the kernel ignores this dimension or the case cannot expose it";
     case Verdict::Error: return "could not run (infrastructure)";
     case Verdict::Skipped: return "not run on purpose";
   }
   return "";
+}
+
+std::string_view verdict_explanation(Verdict v) {
+  switch (v) {
+    case Verdict::Pass:
+      return "The layout rules say the kernel reads these bytes as the checkpoint wrote them, and its output matched "
+             "the independent reference within tolerance. Nothing to do.";
+    case Verdict::Caught:
+      return "The layout rules say this combination is wrong (the kernel reads bytes the loader did not put "
+             "there), and the output missed the reference: had a loader or dispatcher produced this combination, "
+             "mxguard would have flagged it. This is the harness working; nothing to do.";
+    case Verdict::Fail:
+      return "The layout rules say this combination is right, yet the output missed the reference: a regression in "
+             "the kernel (or in what feeds it). Open the cell for the expert and 16-row tile where the error sits "
+             "and the command that replays exactly this combination.";
+    case Verdict::Blind:
+      return "This combination is wrong by the layout rules, yet the output matched the reference. Either the "
+             "kernel ignores this dimension (it never reads the flag or gate mode the derivation names, so the "
+             "'wrong' setting changes nothing), or this case cannot expose it (too few tokens or experts, inputs "
+             "that hide the difference). Check the dimension named in the derivation: if the kernel really ignores "
+             "it, the derivation or the kernel contract is out of date; otherwise add a case that makes the bug "
+             "visible (cases/README.md, \"Calibration\").";
+    case Verdict::Error:
+      return "The combination could not run (a crash, GPU fault, timeout or failing external command), so it says "
+             "nothing about accuracy. The message gives the reason; treat it as infrastructure, not a regression, "
+             "and replay it once the cause is fixed.";
+    case Verdict::Skipped:
+      return "Not run on purpose (filtered out, unsupported on this backend, or a known bug); the message gives "
+             "the reason.";
+  }
+  return "";
+}
+
+ScenarioStatus scenario_status(const std::map<Verdict, std::int64_t>& counts, std::int64_t combinations) {
+  const std::int64_t skipped = counts.contains(Verdict::Skipped) ? counts.at(Verdict::Skipped) : 0;
+  const std::int64_t caught = counts.contains(Verdict::Caught) ? counts.at(Verdict::Caught) : 0;
+  if (skipped == combinations) return ScenarioStatus::NotRun;
+  if (caught + skipped == combinations) return ScenarioStatus::Caught;
+  return ScenarioStatus::Missed;
 }
 
 std::string_view overall_status(const Totals& t) {
@@ -123,15 +163,7 @@ std::vector<ScenarioOutcome> scenario_outcomes(const RunSummary& run) {
   }
   std::vector<ScenarioOutcome> out;
   for (auto& [name, s] : by_name) {
-    const std::int64_t skipped = s.counts.contains(Verdict::Skipped) ? s.counts.at(Verdict::Skipped) : 0;
-    const std::int64_t caught = s.counts.contains(Verdict::Caught) ? s.counts.at(Verdict::Caught) : 0;
-    if (skipped == s.combinations) {
-      s.status = ScenarioStatus::NotRun;
-    } else if (caught + skipped == s.combinations) {
-      s.status = ScenarioStatus::Caught;
-    } else {
-      s.status = ScenarioStatus::Missed;
-    }
+    s.status = scenario_status(s.counts, s.combinations);
     out.push_back(std::move(s));
   }
   return out;

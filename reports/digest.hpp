@@ -18,6 +18,8 @@ namespace mxg::report {
 inline constexpr double kWeakMarginThreshold = 10.0;
 
 std::string_view verdict_meaning(Verdict v);  // one short phrase per verdict
+// What the verdict means for the person reading the report and what to do about it (a few sentences).
+std::string_view verdict_explanation(Verdict v);
 
 // "PASS" (exit 0), "REGRESSION" (exit 1), "ERROR" (exit 3): the run's one-word status.
 std::string_view overall_status(const Totals& t);
@@ -49,6 +51,8 @@ struct ScenarioOutcome {
   std::map<Verdict, std::int64_t> counts;  // only verdicts that occurred
   ScenarioStatus status = ScenarioStatus::NotRun;
 };
+// The status rule below, from a scenario's verdict counts over `combinations` realisations.
+ScenarioStatus scenario_status(const std::map<Verdict, std::int64_t>& counts, std::int64_t combinations);
 // Sorted by name. Caught: every combination that ran (not SKIPPED) is CAUGHT and at least one ran.
 // Missed: some ran combination is anything else. NotRun: all SKIPPED. Mutant results are left out.
 std::vector<ScenarioOutcome> scenario_outcomes(const RunSummary& run);

@@ -48,7 +48,7 @@ std::string_view exit_explanation(int exit_code) {
   }
 }
 
-void run_facts(std::string& md, const RunSummary& run, const Totals& t) {
+void run_facts(std::string& md, const RunSummary& run, const Totals& t, const MarkdownOptions& options) {
   md += fmt::format("Exit code {}: {}.\n\n", t.exit_code, exit_explanation(t.exit_code));
   if (run.interrupted) {
     md += "**Interrupted**: the run stopped early; only the combinations that finished are counted.\n\n";
@@ -56,8 +56,10 @@ void run_facts(std::string& md, const RunSummary& run, const Totals& t) {
   md += fmt::format("- Backend: {}; kernels: {}; devices: {}\n", code(run.backend), code_list(distinct_kernels(run)),
                     code_list(distinct_devices(run)));
   md += fmt::format("- Cases: {}\n", code_list(run.case_files));
-  md += fmt::format("- mxguard {}, started {}, finished {}, wall time {:.1f} s\n\n", inline_text(run.tool_version),
+  md += fmt::format("- mxguard {}, started {}, finished {}, wall time {:.1f} s\n", inline_text(run.tool_version),
                     inline_text(run.started_at), inline_text(run.finished_at), run.wall_seconds);
+  if (!options.html_report.empty()) md += fmt::format("- HTML report: {}\n", code(options.html_report));
+  md += "\n";
 }
 
 void verdict_table(std::string& md, const Totals& t) {
@@ -157,7 +159,7 @@ void failure_section(std::string& md, const RunSummary& run, const MarkdownOptio
 std::string render_markdown(const RunSummary& run, const MarkdownOptions& options) {
   const Totals t = compute_totals(run);
   std::string md = fmt::format("# mxguard: {}\n\n", overall_status(t));
-  run_facts(md, run, t);
+  run_facts(md, run, t, options);
   verdict_table(md, t);
   margin_section(md, t);
   scenario_section(md, run);

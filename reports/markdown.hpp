@@ -12,6 +12,7 @@ namespace mxg::report {
 
 struct MarkdownOptions {
   std::size_t max_failures = 20;  // longer failure lists end with "... and N more (see report.json)"
+  std::string html_report;        // non-empty: a line pointing at the run's report.html
 };
 
 // Title "# mxguard: PASS|REGRESSION|ERROR", run facts, verdict counts, discrimination margin (with a

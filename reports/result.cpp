@@ -35,34 +35,35 @@ namespace {
 double nan_as_infinity(double x) { return std::isnan(x) ? std::numeric_limits<double>::infinity() : x; }
 }  // namespace
 
-Totals compute_totals(const RunSummary& run) {
-  Totals t;
-  for (Verdict v : kAllVerdicts) t.counts[v] = 0;
+TotalsAccumulator::TotalsAccumulator() {
+  for (Verdict v : kAllVerdicts) t_.counts[v] = 0;
+}
 
-  std::optional<double> largest_pass, smallest_caught;
-  for (const CombinationResult& r : run.results) {
-    if (is_mutant_result(r)) {
-      ++t.mutant_results;
-      continue;
-    }
-    ++t.counts[r.verdict];
-    const double nmse = nan_as_infinity(r.metrics.nmse);
-    if (r.verdict == Verdict::Pass) largest_pass = std::max(largest_pass.value_or(nmse), nmse);
-    if (r.verdict == Verdict::Caught) smallest_caught = std::min(smallest_caught.value_or(nmse), nmse);
+void TotalsAccumulator::add(const CombinationResult& r) {
+  if (is_mutant_result(r)) {
+    ++t_.mutant_results;
+    return;
   }
-  if (largest_pass) t.largest_pass_nmse = *largest_pass;
-  if (smallest_caught) t.smallest_caught_nmse = *smallest_caught;
-  if (largest_pass && smallest_caught) {
+  ++t_.counts[r.verdict];
+  const double nmse = nan_as_infinity(r.metrics.nmse);
+  if (r.verdict == Verdict::Pass) largest_pass_ = std::max(largest_pass_.value_or(nmse), nmse);
+  if (r.verdict == Verdict::Caught) smallest_caught_ = std::min(smallest_caught_.value_or(nmse), nmse);
+}
+
+void TotalsAccumulator::add(const MutantResult& m) {
+  ++t_.mutants_total;
+  if (m.killed) ++t_.mutants_killed;
+}
+
+Totals TotalsAccumulator::totals() const {
+  Totals t = t_;
+  if (largest_pass_) t.largest_pass_nmse = *largest_pass_;
+  if (smallest_caught_) t.smallest_caught_nmse = *smallest_caught_;
+  if (largest_pass_ && smallest_caught_) {
     // An infinite (or NaN) PASS error leaves nothing to discriminate: margin 0, even against an
     // infinite CAUGHT error, where the plain quotient would be NaN.
-    t.margin = std::isinf(*largest_pass) ? 0.0 : *smallest_caught / std::max(*largest_pass, kMarginNmseFloor);
+    t.margin = std::isinf(*largest_pass_) ? 0.0 : *smallest_caught_ / std::max(*largest_pass_, kMarginNmseFloor);
   }
-
-  for (const MutantResult& m : run.mutants) {
-    ++t.mutants_total;
-    if (m.killed) ++t.mutants_killed;
-  }
-
   if (t.counts[Verdict::Fail] > 0 || t.counts[Verdict::Blind] > 0) {
     t.exit_code = exit_code::kRegression;
   } else if (t.counts[Verdict::Error] > 0) {
@@ -72,8 +73,16 @@ Totals compute_totals(const RunSummary& run) {
   }
   // An interrupted run is not a verdict on what it did not run: the runner exits 130, and every printer
   // must say the same (a partial PASS would read as a green run).
-  if (run.interrupted) t.exit_code = exit_code::kInterrupted;
+  if (interrupted_) t.exit_code = exit_code::kInterrupted;
   return t;
+}
+
+Totals compute_totals(const RunSummary& run) {
+  TotalsAccumulator acc;
+  for (const CombinationResult& r : run.results) acc.add(r);
+  for (const MutantResult& m : run.mutants) acc.add(m);
+  if (run.interrupted) acc.set_interrupted();
+  return acc.totals();
 }
 
 }  // namespace mxg::report

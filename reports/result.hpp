@@ -105,4 +105,20 @@ struct Totals {
 };
 Totals compute_totals(const RunSummary& run);
 
+// compute_totals one result at a time, for readers that stream results instead of holding a RunSummary
+// (`mxguard report` over a nightly's million results). compute_totals is this over run.results.
+class TotalsAccumulator {
+ public:
+  TotalsAccumulator();
+  void add(const CombinationResult& r);
+  void add(const MutantResult& m);
+  void set_interrupted() { interrupted_ = true; }
+  Totals totals() const;
+
+ private:
+  Totals t_;
+  std::optional<double> largest_pass_, smallest_caught_;
+  bool interrupted_ = false;
+};
+
 }  // namespace mxg::report

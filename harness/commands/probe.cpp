@@ -74,7 +74,7 @@ int run_probe_command(ProbeCliOptions o) {
              report::probe_verdict_name(s.verdict), s.stop_reason, s.answered, s.errors, s.accuracy, s.wilson_lo,
              s.wilson_hi);
   for (const auto& r : s.reasons) fmt::print("  {}\n", r);
-  fmt::print("Reports: {}/probe.json, probe.jsonl, junit.xml, summary.md\n", c.out_dir.string());
+  fmt::print("Reports: {}/probe.json, probe.jsonl, junit.xml, summary.md, report.html\n", c.out_dir.string());
   std::fflush(stdout);
   return o.bisect ? bisect_exit_code(s.exit_code, run.server_not_ready) : s.exit_code;
 }

@@ -33,6 +33,7 @@
 #include "kernels/common/errors.hpp"
 #include "kernels/common/utc_time.hpp"
 #include "reports/console.hpp"
+#include "reports/html/html_report.hpp"
 #include "reports/json_io.hpp"
 #include "reports/jsonl.hpp"
 #include "reports/junit.hpp"
@@ -453,7 +454,9 @@ int Runner::run() {
 void Runner::finish_reports(report::RunSummary& summary) {
   report::write_report_json(opt_.out_dir / "report.json", summary);
   report::write_junit(opt_.out_dir / "junit.xml", summary);
-  report::write_markdown(opt_.out_dir / "summary.md", summary, std::getenv("GITHUB_STEP_SUMMARY"));
+  report::html::write_matrix_html(opt_.out_dir / "report.html", summary);
+  report::write_markdown(opt_.out_dir / "summary.md", summary, std::getenv("GITHUB_STEP_SUMMARY"),
+                         {.html_report = (opt_.out_dir / "report.html").string()});
   report::print_console_summary(stdout, summary);
 }
 

@@ -11,6 +11,7 @@
 
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
+#include "reports/html/html_report.hpp"
 #include "reports/markdown.hpp"
 #include "reports/probe_report.hpp"
 
@@ -44,7 +45,10 @@ void write_probe_reports(const std::filesystem::path& out_dir, const report::Pro
                          const std::vector<report::ProbeQuestionRecord>& questions, const char* step_summary_path) {
   report::write_file_atomically(out_dir / "probe.json", report::to_json(summary).dump(2) + "\n");
   report::write_file_atomically(out_dir / "junit.xml", report::render_probe_junit(summary, questions));
-  const std::string md = report::render_probe_markdown(summary, questions);
+  const std::filesystem::path html = out_dir / "report.html";
+  report::html::write_probe_html(html, summary, questions);
+  const std::string md =
+      report::render_probe_markdown(summary, questions) + fmt::format("\nHTML report: `{}`\n", html.string());
   report::write_file_atomically(out_dir / "summary.md", md);
   report::append_step_summary(md, step_summary_path);
 }

@@ -1,5 +1,5 @@
 // Files a probe run leaves in its output folder: probe.jsonl (written as questions finish),
-// probe.json, junit.xml, summary.md, and the GitHub step summary.
+// probe.json, junit.xml, report.html, summary.md, and the GitHub step summary.
 #pragma once
 
 #include <chrono>
@@ -29,7 +29,7 @@ class ProbeLog {
   std::chrono::steady_clock::time_point last_sync_;
 };
 
-// probe.json, junit.xml and summary.md (atomic replace), then the step summary when
+// probe.json, junit.xml, report.html and summary.md (atomic replace), then the step summary when
 // step_summary_path (the value of $GITHUB_STEP_SUMMARY) is set.
 void write_probe_reports(const std::filesystem::path& out_dir, const report::ProbeSummary& summary,
                          const std::vector<report::ProbeQuestionRecord>& questions, const char* step_summary_path);

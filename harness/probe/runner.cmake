@@ -9,7 +9,7 @@ add_library(mxg_probe STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/runner.cpp)
 target_include_directories(mxg_probe PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(mxg_probe
-  PUBLIC mxg_flags mxg_probe_data mxg_probe_stats mxg_probe_client mxg_reports nlohmann_json::nlohmann_json
+  PUBLIC mxg_flags mxg_probe_data mxg_probe_stats mxg_probe_client mxg_reports mxg_html_report nlohmann_json::nlohmann_json
   PRIVATE fmt::fmt)
 
 # Unit tests of the run's parts and end-to-end tests against the in-process stand-in. The stand-in

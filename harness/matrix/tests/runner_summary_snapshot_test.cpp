@@ -7,11 +7,12 @@
 //   MXG_UPDATE_GOLDEN=1 build/<dir>/harness/matrix/matrix_runner_e2e_test --gtest_filter='MatrixSummary.*'
 // read the diff, and commit it with the change.
 //
-// Masked before comparing, because they differ from run to run or machine to machine: timestamps,
-// wall and per-combination seconds, the host's thread count, and the two figures that come from the
-// largest PASS NMSE (the margin and that NMSE). A correct combination's NMSE is bf16 rounding noise
-// whose last digits follow the Eigen reference's summation order, which changes with the CPU's SIMD
-// width; every other number in the summary is a layout error of order 1 and does not.
+// Masked before comparing, because they differ from run to run or machine to machine: timestamps, the
+// output folder in the report.html line, wall and per-combination seconds, the host's thread count, and
+// the two figures that come from the largest PASS NMSE (the margin and that NMSE). A correct
+// combination's NMSE is bf16 rounding noise whose last digits follow the Eigen reference's summation
+// order, which changes with the CPU's SIMD width; every other number in the summary is a layout error
+// of order 1 and does not.
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -29,6 +30,7 @@ std::string masked(std::string md) {
   const std::pair<const char*, const char*> rules[] = {
       {R"(started \S+, finished \S+, wall time [0-9.]+ s)", "started <time>, finished <time>, wall time <s> s"},
       {R"(cpu \([0-9]+ threads\))", "cpu (<n> threads)"},
+      {R"(- HTML report: `\S+`)", "- HTML report: `<out>/report.html`"},
       {R"((- Ran on: .*), [0-9.]+ s\n)", "$1, <s> s\n"},
       {R"(Margin \S+ = smallest CAUGHT NMSE (\S+) / largest PASS NMSE \S+\.)",
        "Margin <margin> = smallest CAUGHT NMSE $1 / largest PASS NMSE <pass-nmse>."},
