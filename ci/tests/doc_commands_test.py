@@ -346,26 +346,37 @@ def write_safetensors(path, tensors):
 
 
 def run_report(line, env, notes):
-    """`mxguard report DIR...`: the documented directories are this test's matrix and probe outputs."""
+    """`mxguard report DIR...`: each documented matrix directory becomes one shard of a small matrix
+    run made here (shards of one run merge; different runs of one id do not), each probe directory
+    this test's probe output."""
     argv = argv_of(line.replace("$IMAGE", "example/image:tag").replace("$GITHUB_SHA", "0" * 40), env)
-    runs = sorted(env.work.glob("matrix-*")) + sorted(env.work.glob("probe-*"))
-    if not runs:
-        raise AssertionError("no matrix or probe output to report on (the report rule runs after them)")
-    out, rest, i = [], argv[2:], 0
-    dirs = []
-    while i < len(rest):
-        if rest[i].startswith("--"):
-            out += rest[i:i + 2]
+    options, dirs, i = [], [], 2
+    while i < len(argv):
+        if argv[i].startswith("--"):
+            options += argv[i:i + 2]
             i += 2
         else:
-            dirs.append(rest[i])
+            dirs.append(argv[i])
             i += 1
-    if "--history" in out and not (env.cwd / out[out.index("--history") + 1]).exists():
-        del out[out.index("--history"):out.index("--history") + 2]
+    matrix_dirs = [d for d in dirs if "probe" not in d]
+    probes = sorted(env.work.glob("probe-*"))
+    inputs = []
+    for k, _ in enumerate(matrix_dirs, start=1):
+        shard = env.work / f"report-shard-{len(matrix_dirs)}-{k}"
+        if not shard.exists():
+            run([MXGUARD, "matrix", "--cases", str(SOURCE / "cases/default/small-decode.json"), "--filter", "*T=1/*",
+                 "--shard", f"{k}/{len(matrix_dirs)}", "--out", str(shard)], env, {0})
+        inputs.append(str(shard))
+    if len(dirs) > len(matrix_dirs):
+        if not probes:
+            raise AssertionError("no probe output to report on (the report rule runs after the probe lines)")
+        inputs.append(str(probes[0]))
+    if "--history" in options and not (env.cwd / options[options.index("--history") + 1]).exists():
+        del options[options.index("--history"):options.index("--history") + 2]
         notes.append("--history dropped (no history yet)")
-    notes.append(f"{len(dirs)} documented dirs -> this test's outputs")
-    set_option(out, "--out", str(env.work / f"report-{len(list(env.work.glob('report-*')))}.html"))
-    run(argv[:2] + [str(d) for d in runs[:max(1, len(dirs))]] + out, env, {0, 1})
+    notes.append(f"{len(matrix_dirs)} matrix shard(s) and {len(dirs) - len(matrix_dirs)} probe dir(s) made here")
+    set_option(options, "--out", str(env.work / f"report-{len(list(env.work.glob('report-*.html')))}.html"))
+    run(argv[:2] + inputs + options, env, {0, 1})
 
 
 def run_compare(line, env, notes):
