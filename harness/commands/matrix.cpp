@@ -4,10 +4,13 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "harness/command.hpp"
 #include "harness/matrix/dimensions.hpp"
 #include "harness/matrix/mutants.hpp"
 #include "harness/matrix/runner.hpp"
+#include "kernels/common/errors.hpp"
 
 #ifndef MXG_SOURCE_DIR
 #define MXG_SOURCE_DIR "."
@@ -33,8 +36,14 @@ void add_matrix(CLI::App& app, Action& action) {
   cmd->add_option("--cases", *cases, "Case files or directories of *.json (default: cases/default)");
   auto scenarios = std::make_shared<std::string>(std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json");
   cmd->add_option("--scenarios", *scenarios, "Named historical scenarios file")->capture_default_str();
-  cmd->add_option("--backend", opts->backend, "Kernel backend: host, hip, external (see `mxguard kernel list`)")
+  cmd->add_option("--backend", opts->backend,
+                  "Kernel backend: host, hip, external (the AITER family; see `mxguard kernel list`) or ggml\n"
+                  "(llama.cpp's ggml MXFP4 MoE on the CPU; runs the ggml-family cases, default cases/ggml)")
       ->capture_default_str();
+  cmd->add_option("--prep-cmd", opts->ggml.prep_cmd,
+                  "ggml backend, stack mode: the stack's own preparation replaces mxguard's. A command with\n"
+                  "{in} (the checkpoint tensors) and {out} (the ggml tensors to write), e.g. llama.cpp's converter:\n"
+                  "'/usr/bin/python3 ci/tools/ggml_convert_layer.py --converter-dir llama.cpp/conversion --in {in} --out {out}'");
   cmd->add_option("--kernel-cmd", opts->backend_options.kernel_cmd,
                   "external backend: command with {in} and {out}, e.g.\n"
                   "'python3 ci/adapters/aiter_fused_moe.py {in} {out}'");
@@ -42,10 +51,16 @@ void add_matrix(CLI::App& app, Action& action) {
                   "Seconds one isolated or external combination may take")->capture_default_str();
   cmd->add_flag("--isolate", opts->isolate,
                 "Run each combination in a child process (default for hip): a crash or GPU fault becomes\n"
-                "that combination's ERROR and the run goes on");
+                "that combination's ERROR and the run goes on. The external backend already runs its\n"
+                "command once per combination, so there it changes nothing");
   cmd->add_option("--filter", opts->filters,
                   "Glob over result ids, repeatable; '!' excludes. Example:\n"
                   "--filter '*gptoss120b*' --filter '!*flag=0*'");
+  auto shard = std::make_shared<std::string>("1/1");
+  cmd->add_option("--shard", *shard,
+                  "Run part K of N (K/N): the selected combinations split deterministically into N parts of\n"
+                  "about equal estimated cost; the N parts together run each combination once")
+      ->capture_default_str();
   cmd->add_option("--jobs,-j", opts->jobs, "Combinations run in parallel (0: every core)")->capture_default_str();
   auto out_dir = std::make_shared<std::string>("mxguard-out");
   cmd->add_option("--out", *out_dir,
@@ -63,16 +78,28 @@ void add_matrix(CLI::App& app, Action& action) {
       "  mxguard matrix --cases cases/nightly --backend hip --out nightly-out\n"
       "  mxguard matrix --filter '*gptoss120b-tp8-r0*' --mutants\n"
       "  mxguard matrix --backend external --kernel-cmd 'python3 ci/adapters/aiter_fused_moe.py {in} {out}'\n"
+      "  mxguard matrix --backend ggml                    # llama.cpp's ggml kernel on cases/ggml\n"
       "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
       "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
-  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir]() {
-    action = [opts, cases, scenarios, default_cases, out_dir]() {
+  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard]() {
+    action = [opts, cases, scenarios, default_cases, out_dir, shard]() {
       matrix::RunOptions o = *opts;
+      o.shard = matrix::parse_shard(*shard);
       for (const auto& c : *cases) o.cases.emplace_back(c);
-      if (o.cases.empty()) o.cases.emplace_back(default_cases);
+      if (o.cases.empty()) {
+        o.cases.emplace_back(o.backend == "ggml" ? std::string(MXG_SOURCE_DIR) + "/cases/ggml" : default_cases);
+      }
+      if (!o.ggml.prep_cmd.empty() && o.backend != "ggml") {
+        throw InputError("--prep-cmd: stack mode is for --backend ggml (the ggml family's preparation)");
+      }
+      if (!o.ggml.prep_cmd.empty() &&
+          (o.ggml.prep_cmd.find("{in}") == std::string::npos || o.ggml.prep_cmd.find("{out}") == std::string::npos)) {
+        throw InputError(fmt::format("--prep-cmd: '{}' must contain both {{in}} and {{out}}", o.ggml.prep_cmd));
+      }
       o.scenarios = *scenarios;
       o.out_dir = *out_dir;
-      o.isolate = o.isolate || o.backend == "hip";
+      // ggml runs in process (its family's kernel, not a registered fused-MoE backend).
+      if (o.backend != "ggml") o.isolate = o.isolate || backend_isolation(o.backend) == Isolation::Default;
       std::error_code ec;
       o.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
       o.progress_tty = isatty(STDERR_FILENO) != 0;

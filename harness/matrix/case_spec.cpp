@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/matrix/case_schema.hpp"
+#include "harness/matrix/dimensions.hpp"
+#include "harness/matrix/ggml/ggml_combination.hpp"
 #include "kernels/common/errors.hpp"
 #include "kernels/layout/index_maps.hpp"
 
@@ -130,6 +132,7 @@ CaseSpec build_case(const json& doc, const fs::path& file) {
   CaseSpec c;
   c.file = file;
   c.name = doc["name"].get<std::string>();
+  if (doc.contains("family")) c.family = doc["family"].get<std::string>();
   c.tier = doc["tier"].get<std::string>();
   c.comment = doc["comment"].get<std::string>();
 
@@ -169,8 +172,22 @@ CaseSpec build_case(const json& doc, const fs::path& file) {
 
   if (doc.contains("dimensions")) {
     for (const auto& [dimension, values] : doc["dimensions"].items()) {
+      const auto known = c.family == "ggml" ? ggml::dimension_values(dimension) : dimension_values(dimension);
+      if (known.empty()) {
+        throw_case_error(file, "/dimensions/" + dimension, fmt::format("a dimension of the {} family", c.family),
+                         dimension);
+      }
       auto& list = c.dimensions[dimension];
       for (const auto& v : values) list.push_back(v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.get<std::string>());
+    }
+  }
+  // The ggml family runs whole layers: llama.cpp's CPU path has no tensor-parallel slicing.
+  if (c.family == "ggml") {
+    for (std::size_t i = 0; i < c.shapes.size(); ++i) {
+      if (c.shapes[i].tp != 1) {
+        throw_case_error(file, "/shapes", "tp 1 shapes for the ggml family (whole layers)",
+                         fmt::format("{} at tp {}", c.shapes[i].name, c.shapes[i].tp));
+      }
     }
   }
   return c;

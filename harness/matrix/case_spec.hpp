@@ -46,6 +46,7 @@ std::optional<InputDist> parse_input_dist(std::string_view name);
 struct CaseSpec {
   std::filesystem::path file;
   std::string name;     // unique across loaded files
+  std::string family = "aiter";  // kernel family: aiter | ggml (which dimensions, which kernels)
   std::string tier;     // quick | premerge | nightly
   std::string comment;  // why this case exists (issue/PR for regressions)
   std::vector<ShapeSpec> shapes;  // expanded: "ranks": "all" gives one entry per rank

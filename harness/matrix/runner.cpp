@@ -24,6 +24,7 @@
 #include "harness/matrix/derivation.hpp"
 #include "harness/matrix/device_prep.hpp"
 #include "harness/matrix/evaluate.hpp"
+#include "harness/matrix/ggml/ggml_instance_run.hpp"
 #include "harness/matrix/instance.hpp"
 #include "harness/matrix/mutants.hpp"
 #include "harness/matrix/progress.hpp"
@@ -73,17 +74,66 @@ struct InstanceContext {
   std::int64_t mutant_expert = 0;
 };
 
+// Estimated cost of one combination of an instance: the multiply-adds of its routed experts
+// (tokens x top-k x the rank's padded w13 and w2 sizes); only ratios matter to the split.
+double estimated_cost(const Instance& inst) {
+  const auto tp = layout::tp_plan(inst.shape.intermediate, inst.shape.hidden, inst.shape.tp, inst.shape.rank);
+  return static_cast<double>(inst.tokens) * static_cast<double>(inst.shape.topk) * 3.0 *
+         static_cast<double>(tp.intermediate_padded) * static_cast<double>(tp.hidden_padded);
+}
+
+// The combinations one instance will run: AITER-family ones, or the ggml family's.
+struct Planned {
+  const Instance* instance;
+  std::vector<Combination> combos;
+  std::vector<ggml::GgmlCombination> ggml_combos;
+
+  std::size_t size() const { return combos.size() + ggml_combos.size(); }
+};
+
+template <class C>
+std::vector<C> kept_members(const std::vector<C>& combos, const std::vector<bool>& member, std::size_t& u) {
+  std::vector<C> kept;
+  for (const auto& c : combos)
+    if (member[u++]) kept.push_back(c);
+  return kept;
+}
+
+void keep_shard(std::vector<Planned>& plan, const ShardSpec& shard) {
+  std::vector<ShardUnit> units;
+  for (const auto& pl : plan) {
+    const double cost = estimated_cost(*pl.instance);
+    for (const auto& c : pl.combos) units.push_back({result_id(*pl.instance, combination_id(c)), cost});
+    for (const auto& c : pl.ggml_combos) units.push_back({result_id(*pl.instance, ggml::combination_id(c)), cost});
+  }
+  const auto member = shard_membership(units, shard);
+  std::size_t u = 0;
+  for (auto& pl : plan) {
+    pl.combos = kept_members(pl.combos, member, u);
+    pl.ggml_combos = kept_members(pl.ggml_combos, member, u);
+  }
+  std::erase_if(plan, [](const Planned& pl) { return pl.size() == 0; });
+}
+
 class Runner {
  public:
   explicit Runner(const RunOptions& o) : opt_(o) {}
   int run();
 
  private:
+  // Whether combinations run in child `mxguard kernel run` processes: asked for (or the backend's
+  // default), and not already a process per combination (the external backend's own protocol: its
+  // child must get the user's --kernel-cmd, so it is never wrapped in a second child).
+  bool isolated() const {
+    return opt_.isolate && opt_.backend != "ggml" && backend_isolation(opt_.backend) != Isolation::Inherent;
+  }
   std::unique_ptr<FusedMoeBackend> make_worker_backend() const;
   report::CombinationResult run_one(const InstanceContext& ctx, const FusedMoeProblem& prepared,
                                     const Combination& combo, const std::string& mutant,
                                     FusedMoeBackend& backend);
   void record(report::CombinationResult r);
+  void run_ggml(const Instance* inst, const std::vector<ggml::GgmlCombination>& combos, int threads,
+                const ScopedInterruptHandler& interrupt);
   void finish_reports(report::RunSummary& summary);
 
   const RunOptions& opt_;
@@ -97,7 +147,7 @@ class Runner {
 };
 
 std::unique_ptr<FusedMoeBackend> Runner::make_worker_backend() const {
-  if (!opt_.isolate) return make_backend(opt_.backend, opt_.backend_options);
+  if (!isolated()) return make_backend(opt_.backend, opt_.backend_options);
   // Isolation: each combination runs in a child `mxguard kernel run`, through the external
   // backend's protocol, so a crash or GPU fault is that combination's ERROR only.
   BackendOptions o = opt_.backend_options;
@@ -155,6 +205,23 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
   return r;
 }
 
+// The ggml kernel runs in process with its own thread pool (`threads` = --jobs), one combination
+// at a time; results not already in a resumed log are recorded as they finish.
+void Runner::run_ggml(const Instance* inst, const std::vector<ggml::GgmlCombination>& combos, int threads,
+                      const ScopedInterruptHandler& interrupt) {
+  std::vector<ggml::GgmlCombination> todo;
+  for (const auto& c : combos)
+    if (!done_ids_.count(result_id(*inst, ggml::combination_id(c)))) todo.push_back(c);
+  if (todo.empty()) return;
+  ggml::GgmlRunSettings settings = opt_.ggml;
+  settings.threads = threads;
+  settings.timeout_seconds = opt_.backend_options.timeout_seconds;
+  if (settings.work_dir.empty()) settings.work_dir = opt_.out_dir / "stack";
+  ggml::run_ggml_instance(*inst, todo, scenarios_, settings, [&] { return interrupt.requested(); },
+                          [&](report::CombinationResult r) { record(std::move(r)); });
+  progress_->instance_done(inst->id());
+}
+
 void Runner::record(report::CombinationResult r) {
   std::lock_guard lock(mu_);
   log_->append(r);
@@ -169,29 +236,48 @@ int Runner::run() {
   if (instances.empty()) throw InputError("no case instances: the case files select nothing");
 
   // Per instance, the combinations to run (padding from-i-over-tp is dropped where it equals the
-  // correct padding: same buffers, same read).
-  struct Planned {
-    const Instance* instance;
-    std::vector<Combination> combos;
-  };
+  // correct padding: same buffers, same read). The backend decides the family: ggml runs the ggml
+  // family's cases, every other backend the AITER family's.
+  const std::string family = opt_.backend == "ggml" ? "ggml" : "aiter";
   std::vector<Planned> plan;
-  std::int64_t total = 0, unfiltered = 0;
+  std::int64_t total = 0, unfiltered = 0, other_family = 0;
   for (const auto& inst : instances) {
+    if (inst.spec->family != family) {
+      ++other_family;
+      continue;
+    }
+    Planned pl{&inst, {}, {}};
+    if (family == "ggml") {
+      auto combos = ggml::expand_combinations(inst.spec->dimensions);
+      if (!opt_.ggml.prep_cmd.empty()) combos = ggml::stack_combinations(combos);
+      for (const auto& c : combos) {
+        ++unfiltered;
+        if (selected(result_id(inst, ggml::combination_id(c)), opt_.filters)) pl.ggml_combos.push_back(c);
+      }
+      if (pl.size() > 0) plan.push_back(std::move(pl));
+      continue;
+    }
     const auto tp = layout::tp_plan(inst.shape.intermediate, inst.shape.hidden, inst.shape.tp, inst.shape.rank);
-    Planned pl{&inst, {}};
     for (const auto& c : expand_combinations(inst.spec->dimensions)) {
       if (c.padding == Padding::FromIOverTp && tp.shard_units == tp.units_loaded) continue;
       ++unfiltered;
       if (!selected(result_id(inst, combination_id(c)), opt_.filters)) continue;
       pl.combos.push_back(c);
     }
-    total += static_cast<std::int64_t>(pl.combos.size());
-    if (!pl.combos.empty()) plan.push_back(std::move(pl));
+    if (pl.size() > 0) plan.push_back(std::move(pl));
+  }
+  for (const auto& pl : plan) total += static_cast<std::int64_t>(pl.size());
+  if (other_family > 0) {
+    fmt::print(stderr, "mxguard matrix: {} case instance(s) of another kernel family not run on --backend {}{}\n",
+               other_family, opt_.backend, family == "ggml" ? "" : " (ggml-family cases run with --backend ggml)");
   }
 
   // Selecting nothing would otherwise be an empty, passing run: a typo in CI's --filter must not
-  // turn the job green.
+  // turn the job green. (A shard beyond the number of combinations is empty by design.)
   if (total == 0) {
+    if (unfiltered == 0 && other_family > 0) {
+      throw InputError(fmt::format("--backend {}: the case files hold no {}-family case", opt_.backend, family));
+    }
     if (unfiltered == 0) {
       throw InputError("the case files select no combination (padding from-i-over-tp is dropped where it "
                        "equals the correct padding)");
@@ -202,8 +288,17 @@ int Runner::run() {
         fmt::format("--filter {}: selects none of the {} combinations of the case files", filters, unfiltered));
   }
 
+  if (!opt_.shard.whole()) {
+    keep_shard(plan, opt_.shard);
+    const std::int64_t selected = total;
+    total = 0;
+    for (const auto& pl : plan) total += static_cast<std::int64_t>(pl.size());
+    fmt::print(stderr, "mxguard matrix: --shard {}/{}: {} of the {} selected combinations\n", opt_.shard.index,
+               opt_.shard.count, total, selected);
+  }
+
   if (opt_.list) {
-    for (const auto& pl : plan) fmt::print("{}  ({} combinations)\n", pl.instance->id(), pl.combos.size());
+    for (const auto& pl : plan) fmt::print("{}  ({} combinations)\n", pl.instance->id(), pl.size());
     fmt::print("{} instances, {} combinations\n", plan.size(), total);
     return exit_code::kPass;
   }
@@ -213,12 +308,16 @@ int Runner::run() {
   // a worker thread (which would abort the process).
   const int jobs = opt_.jobs > 0 ? opt_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::unique_ptr<FusedMoeBackend>> backends;
-  for (int j = 0; j < jobs; ++j) backends.push_back(make_worker_backend());
+  if (family == "ggml" && !ggml::ggml_kernel_available()) {
+    throw InfraError("--backend ggml: this mxguard was built without the ggml source (run ci/fetch-llama-cpp, "
+                     "then configure again)");
+  }
+  for (int j = 0; family == "aiter" && j < jobs; ++j) backends.push_back(make_worker_backend());
   // An isolated run reaches its backend through `mxguard kernel run` children, whose wrapper would
   // report itself ("external command"); each result must name the real kernel and device, so the
   // backend is made once here just to ask (for a GPU backend this also fails the run early, with
   // one clear error, where no device is visible).
-  if (opt_.isolate && opt_.backend != "external") {
+  if (isolated()) {
     isolated_info_ = make_backend(opt_.backend, opt_.backend_options)->info();
     isolated_info_->device += " (isolated: one child process per combination)";
   }
@@ -253,6 +352,10 @@ int Runner::run() {
   for (const auto& pl : plan) {
     if (interrupt.requested()) break;
     const Instance& inst = *pl.instance;
+    if (!pl.ggml_combos.empty()) {
+      run_ggml(pl.instance, pl.ggml_combos, jobs, interrupt);
+      continue;
+    }
     std::vector<Combination> todo;
     for (const auto& c : pl.combos)
       if (!done_ids_.count(result_id(inst, combination_id(c)))) todo.push_back(c);

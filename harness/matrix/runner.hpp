@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/matrix/ggml/ggml_instance_run.hpp"
+#include "harness/matrix/shard.hpp"
 #include "kernels/backend/fused_moe.hpp"
 
 namespace mxg::matrix {
@@ -15,11 +17,13 @@ namespace mxg::matrix {
 struct RunOptions {
   std::vector<std::filesystem::path> cases;
   std::filesystem::path scenarios;       // cases/scenarios.json
-  std::string backend = "host";
+  std::string backend = "host";           // "ggml" runs the ggml family's cases
   BackendOptions backend_options;
+  ggml::GgmlRunSettings ggml;            // --backend ggml: stack mode (--prep-cmd)
   bool isolate = false;                  // run each combination in a child `mxguard kernel run`
   std::filesystem::path self_exe;        // this binary, for isolation
   std::vector<std::string> filters;
+  ShardSpec shard;                       // --shard K/N: this run's part of the filtered plan
   int jobs = 0;                          // 0: every core
   std::filesystem::path out_dir = "mxguard-out";
   bool resume = false;

@@ -15,6 +15,7 @@ namespace mxg::matrix {
 struct Scenario {
   std::string name;
   std::string comment;
+  std::string family = "aiter";               // the kernel family whose dimensions `match` names
   std::map<std::string, std::string> match;  // dimension -> value
   bool only_where_loaded_exceeds_i_over_tp = false;
 };
@@ -25,5 +26,9 @@ std::vector<Scenario> load_scenarios(const std::filesystem::path& path);
 // Names of the scenarios this combination realises at this geometry.
 std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenarios, const Combination& c,
                                             const Geometry& g);
+// Names of the scenarios of another family that a combination with these dimensions realises
+// (`dims` holds "family" and the family's dimension values).
+std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenarios,
+                                            const std::map<std::string, std::string>& dims);
 
 }  // namespace mxg::matrix

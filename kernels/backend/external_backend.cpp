@@ -128,7 +128,8 @@ BackendRegistration external_backend_registration() {
               throw InputError(fmt::format("--timeout: {} s, expected a positive number", options.timeout_seconds));
             }
             return std::make_unique<ExternalBackend>(options.kernel_cmd, options.timeout_seconds);
-          }};
+          },
+          Isolation::Inherent};
 }
 
 }  // namespace mxg

@@ -72,10 +72,19 @@ class FusedMoeBackend {
 
 using BackendFactory = std::function<std::unique_ptr<FusedMoeBackend>(const BackendOptions&)>;
 
+// How a matrix run isolates a backend's combinations from each other (the backend's policy, so the
+// CLI never decides by backend name).
+enum class Isolation : std::uint8_t {
+  Optional,  // in process unless --isolate: then each combination runs in a child `mxguard kernel run`
+  Default,   // always in a child (a GPU fault must not end the run)
+  Inherent,  // the backend already runs each combination in its own process: --isolate adds nothing
+};
+
 struct BackendRegistration {
   std::string name;         // registry key, e.g. "host"
   std::string description;  // one line for `mxguard kernel list`
   BackendFactory factory;
+  Isolation isolation = Isolation::Optional;
 };
 
 // Registration is explicit, never by static objects (a static library would drop them): the
@@ -88,5 +97,7 @@ std::unique_ptr<FusedMoeBackend> make_backend(std::string_view name, const Backe
 std::vector<std::string> backend_names();  // sorted
 // InputError listing the registered names when `name` is unknown.
 std::string backend_description(std::string_view name);
+// InputError listing the registered names when `name` is unknown.
+Isolation backend_isolation(std::string_view name);
 
 }  // namespace mxg

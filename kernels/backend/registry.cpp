@@ -84,4 +84,10 @@ std::string backend_description(std::string_view name) {
   return find(r, name).description;
 }
 
+Isolation backend_isolation(std::string_view name) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  return find(r, name).isolation;
+}
+
 }  // namespace mxg

@@ -91,7 +91,8 @@ std::vector<BackendRegistration> gpu_backend_registrations() {
   out.push_back({gpu::kGpuBackendName,
                  "GPU kernels (hipcc for AMD, nvcc for NVIDIA): MXFP4 dequantised in registers, "
                  "gemv for decode, tiled for prefill",
-                 [](const BackendOptions& options) { return gpu::make_gpu_backend(options); }});
+                 [](const BackendOptions& options) { return gpu::make_gpu_backend(options); },
+                 Isolation::Default});
   return out;
 }
 
