@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <regex>
@@ -104,7 +105,8 @@ std::string shape_part(const std::string& shape, const std::regex& re) {
 json short_number(double x) {
   if (!std::isfinite(x)) return double_to_json(x);
   if (x == 0) return 0;
-  return std::stod(fmt::format("{:.3g}", x));
+  // strtod, not stod: a subnormal rounds to itself instead of throwing out_of_range.
+  return std::strtod(fmt::format("{:.3g}", x).c_str(), nullptr);
 }
 
 std::uint32_t intern(std::vector<std::string>& table, const std::string& value) {

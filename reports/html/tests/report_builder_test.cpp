@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -341,6 +342,34 @@ TEST_F(ReportBuilderTest, ProbeFolderGivesSummaryAndQuestionSequence) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("probe.json: field 'accuracy'"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(ReportBuilderTest, NonFiniteSubnormalAndZeroErrorsHaveTheirOwnBins) {
+  RunSummary run;
+  run.backend = "host";
+  run.results = {result("s-tp1-r0", "a", "1", "uniform", Verdict::Pass, 4e-320),  // subnormal
+                 result("s-tp1-r0", "b", "0", "uniform", Verdict::Pass, 0.0),
+                 result("s-tp1-r0", "a", "0", "uniform", Verdict::Caught, std::nan("")),
+                 result("s-tp1-r0", "b", "1", "uniform", Verdict::Fail, INFINITY)};
+  run.results[2].hotspots = {{0, 0, std::nan("")}};
+  ReportBuilder b;
+  b.add_matrix_run(run, "extremes");
+  const Json d = b.page_data();
+  const Json& h = d["matrix"]["histogram"];
+  EXPECT_EQ(h["zero"]["PASS"], 1);
+  EXPECT_EQ(h["nonfinite"]["CAUGHT"], 1);
+  EXPECT_EQ(h["nonfinite"]["FAIL"], 1);
+  // 4e-320 = 10^-319.4: bin floor(-319.4 / 0.1) = -3194.
+  ASSERT_EQ(h["bins"]["PASS"].size(), 1u);
+  EXPECT_EQ(h["bins"]["PASS"][0][0], -3194);
+  // Values in first-seen order (prep a, b; is_shuffled 1, 0), columns sorted by them:
+  // (a,1) PASS 4e-320, (a,0) CAUGHT NaN, (b,1) FAIL inf, (b,0) PASS 0.
+  const Json& e = d["matrix"]["heatmap"]["nmse"][0];
+  EXPECT_DOUBLE_EQ(e[0].get<double>(), 4e-320);
+  EXPECT_EQ(e[1], "NaN");
+  EXPECT_EQ(e[2], "Infinity");
+  EXPECT_EQ(e[3], 0);
+  EXPECT_NO_THROW(render_page(d));
 }
 
 TEST_F(ReportBuilderTest, HistoryGivesTrendAndTonight) {
