@@ -32,7 +32,10 @@ const std::array<S, 256>& scale_values() {
 template <class S>
 void dequantize_block_portable(const std::uint8_t* bytes, S scale, S* out) {
   std::array<S, 16> table;
-  for (int c = 0; c < 16; ++c) table[c] = static_cast<S>(mxfp4::kE2M1Values[c]) * scale;
+  // A NaN scale (E8M0 255) makes every element that NaN, bit for bit: the product's NaN would
+  // otherwise depend on which operand the compiler puts first (x86 returns the first NaN operand),
+  // and the SIMD path multiplies table x scale, so it returns the scale's NaN.
+  for (int c = 0; c < 16; ++c) table[c] = scale != scale ? scale : static_cast<S>(mxfp4::kE2M1Values[c]) * scale;
   for (std::int64_t i = 0; i < kBlockBytes; ++i) {
     out[2 * i] = table[mxfp4::low_code(bytes[i])];
     out[2 * i + 1] = table[mxfp4::high_code(bytes[i])];

@@ -65,19 +65,46 @@ def set_output(**values: str) -> None:
             f.write(f"{key}={value}\n")
 
 
+# Failing combinations a matrix step records by id, so that `mxguard report --history` can list what is new
+# or fixed since the night before; a night with more keeps the first ones and says how many there were.
+MAX_FAILING_IDS = 500
+
+
+def matrix_summary(data: dict) -> dict:
+    """The numbers of a matrix report.json worth keeping: its totals (counts, margin, mutation score), wall
+    time and the ids of its FAIL, BLIND and ERROR results (reports/REPORT_SCHEMA.md)."""
+    totals = data.get("totals") if isinstance(data.get("totals"), dict) else {}
+    out = {k: totals[k] for k in ("counts", "margin", "largest_pass_nmse", "smallest_caught_nmse", "mutants_killed",
+                                  "mutants_total", "exit_code") if k in totals}
+    for k in ("wall_seconds", "interrupted", "backend"):
+        if k in data:
+            out[k] = data[k]
+    failing = [{"id": r.get("id"), "verdict": r.get("verdict")} for r in data.get("results", [])
+               if isinstance(r, dict) and not r.get("mutant") and r.get("verdict") in ("FAIL", "BLIND", "ERROR")]
+    out["failing_total"] = len(failing)
+    out["failing"] = failing[:MAX_FAILING_IDS]
+    return out
+
+
 def report_summary(report: Path) -> dict:
     """The few numbers of a probe.json or report.json worth keeping in the history."""
     try:
         data = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    if not isinstance(data, dict):
+        return {}
+    if isinstance(data.get("totals"), dict):  # a matrix report.json keeps its counts under totals
+        return matrix_summary(data)
     keep = ("verdict", "accuracy", "answered", "errors", "min_accuracy", "stop_rule", "stop_reason",
-            "counts", "margin", "exit_code")
+            "exit_code", "wall_s")
     out = {k: data[k] for k in keep if k in data}
     if isinstance(data.get("wilson95"), list):
         out["wilson95"] = data["wilson95"]
     if isinstance(data.get("paired"), dict):
         out["paired"] = data["paired"]
+    if isinstance(data.get("server"), dict) and isinstance(data["server"].get("model"), str):
+        out["model"] = data["server"]["model"]
     return out
 
 
@@ -225,7 +252,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     entry = {
         "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "verdict": overall(records),
-        "results": [{k: r[k] for k in ("name", "result", "exit_code", "labels", "summary") if k in r} for r in records],
+        "results": [{k: r[k] for k in ("name", "result", "exit_code", "seconds", "labels", "summary") if k in r}
+                    for r in records],
     }
     for key_value in args.field:
         key, _, value = key_value.partition("=")

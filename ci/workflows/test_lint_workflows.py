@@ -80,8 +80,8 @@ class MutatedWorkflow(unittest.TestCase):
                            "needs unknown job 'kernel_matrix'")
 
     def test_step_with_run_and_uses(self):
-        self.assertReports(self.mutate("premerge.yml", "        run: |\n          MXG_SETUP_NO_HIP=1 ci/setup\n          chmod",
-                                       "        uses: actions/setup-python@v5\n        run: |\n          MXG_SETUP_NO_HIP=1 ci/setup\n          chmod"),
+        self.assertReports(self.mutate("premerge.yml", "        run: |\n          MXG_SETUP_NO_HIP=1 MXG_SETUP_NO_BROWSER=1 ci/setup\n          chmod",
+                                       "        uses: actions/setup-python@v5\n        run: |\n          MXG_SETUP_NO_HIP=1 MXG_SETUP_NO_BROWSER=1 ci/setup\n          chmod"),
                            "exactly one of 'run' or 'uses'")
 
     def test_bash_syntax_error(self):
@@ -227,6 +227,41 @@ class MxgCi(unittest.TestCase):
         lines = [json.loads(line) for line in history.read_text().splitlines()]
         self.assertEqual([(e["run_id"], e["verdict"]) for e in lines], [("11", "regression"), ("12", "regression")])
         self.assertEqual(lines[0]["results"][0]["name"], "probe x")
+
+    def test_matrix_report_keeps_totals_margin_and_failing_ids(self):
+        # report.json keeps its counts under "totals" (reports/REPORT_SCHEMA.md); mutant results never count.
+        verdicts = ["PASS", "FAIL", "BLIND", "CAUGHT", "ERROR"]
+        results = [{"id": f"c/s/T=1/x{i}", "verdict": v, "mutant": ""} for i, v in enumerate(verdicts)]
+        results.append({"id": "c/s/T=1/x0/mutant=swap-tile", "verdict": "BLIND", "mutant": "swap-tile"})
+        report = {"schema": "mxguard-report/1", "wall_seconds": 12.5, "interrupted": False, "backend": "hip",
+                  "totals": {"counts": {"PASS": 1, "CAUGHT": 1, "FAIL": 1, "BLIND": 1, "ERROR": 1, "SKIPPED": 0},
+                             "margin": 1600.0, "largest_pass_nmse": 1e-6, "smallest_caught_nmse": 1.6e-3,
+                             "mutants_killed": 7, "mutants_total": 8, "mutant_results": 1, "exit_code": 1},
+                  "results": results, "mutants": []}
+        path = self.tmp / "m" / "report.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(report))
+        self.ci("run", "--name", "matrix", "--results", str(self.results), "--report", str(path), "--",
+                "sh", "-c", "exit 1")
+        history = self.tmp / "nightly.jsonl"
+        self.ci("history", "--results", str(self.results), "--history", str(history))
+        step = json.loads(history.read_text())["results"][0]
+        s = step["summary"]
+        self.assertEqual(s["counts"]["FAIL"], 1)
+        self.assertEqual(s["margin"], 1600.0)
+        self.assertEqual((s["mutants_killed"], s["mutants_total"]), (7, 8))
+        self.assertEqual(s["wall_seconds"], 12.5)
+        self.assertEqual(s["failing_total"], 3)
+        self.assertEqual([f["id"] for f in s["failing"]], ["c/s/T=1/x1", "c/s/T=1/x2", "c/s/T=1/x4"])
+        self.assertIn("seconds", step)
+
+    def test_failing_ids_are_capped(self):
+        sys.path.insert(0, str(HERE))
+        import mxg_ci  # noqa: E402
+        results = [{"id": f"i{n}", "verdict": "FAIL", "mutant": ""} for n in range(mxg_ci.MAX_FAILING_IDS + 7)]
+        s = mxg_ci.matrix_summary({"totals": {"counts": {}}, "results": results})
+        self.assertEqual(s["failing_total"], mxg_ci.MAX_FAILING_IDS + 7)
+        self.assertEqual(len(s["failing"]), mxg_ci.MAX_FAILING_IDS)
 
     def test_threshold_reads_the_config(self):
         config = HERE / "probe-thresholds.json"

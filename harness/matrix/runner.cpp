@@ -169,17 +169,9 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
                                           const Combination& combo, const std::string& mutant,
                                           FusedMoeBackend& backend) {
   const auto& inst = *ctx.instance;
-  report::CombinationResult r;
-  r.id = result_id(inst, combination_id(combo)) + (mutant.empty() ? "" : "/mutant=" + mutant);
-  r.case_name = inst.spec->name;
-  r.shape = inst.shape.name;
-  r.dims = dimension_map(combo);
-  r.dims["routing"] = routing_name(inst.routing);
-  r.dims["inputs"] = input_dist_name(inst.inputs);
-  r.tokens = inst.tokens;
-  r.seed = inst.seed;
+  report::CombinationResult r = result_header(inst, combination_id(combo), dimension_map(combo));
+  if (!mutant.empty()) r.id += "/mutant=" + mutant;
   r.mutant = mutant;
-  r.tolerance = inst.spec->tolerance;
   r.scenarios = mutant.empty() ? realised_scenarios(scenarios_, combo, ctx.geometry) : std::vector<std::string>{};
   const Derivation d = derive(combo, ctx.geometry);
   r.expected_consistent = d.consistent && mutant.empty();
@@ -198,14 +190,7 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
   try {
     const Tensor y = backend.run_combination(p, r.id);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Measurement m = measure(y, *ctx.reference, r.tolerance);
-    r.metrics = m.metrics;
-    r.verdict = verdict_for(r.expected_consistent, m.matches);
-    r.message = m.summary;
-    if (r.verdict != report::Verdict::Pass) {
-      r.hotspots = hotspots(y, *ctx.reference, ctx.slice->topk_ids, ctx.slice->topk_weights,
-                            ctx.inputs->expert_ids, 3);
-    }
+    judge(r, y, *ctx.reference, ctx.slice->topk_ids, ctx.slice->topk_weights, ctx.inputs->expert_ids);
   } catch (const std::exception& e) {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.verdict = report::Verdict::Error;
@@ -424,11 +409,8 @@ int Runner::run() {
           prepared = prepare_problem(slice, item.group.buffers, inst.shape);
         } catch (const std::exception& e) {
           for (const auto& c : item.group.members) {
-            report::CombinationResult r;
-            r.id = result_id(inst, combination_id(c)) + (item.mutant.empty() ? "" : "/mutant=" + item.mutant);
-            r.case_name = inst.spec->name;
-            r.shape = inst.shape.name;
-            r.dims = dimension_map(c);
+            report::CombinationResult r = result_header(inst, combination_id(c), dimension_map(c));
+            if (!item.mutant.empty()) r.id += "/mutant=" + item.mutant;
             r.mutant = item.mutant;
             r.verdict = report::Verdict::Error;
             r.message = std::string("preparing the device buffers failed: ") + e.what();

@@ -19,7 +19,7 @@ struct ShardSpec {
 };
 
 // "K/N" with 1 <= K <= N <= kMaxShards; throws InputError "--shard: ..." naming the value.
-inline constexpr std::int64_t kMaxShards = 100000;
+inline constexpr std::int64_t kMaxShards = 10000000;  // the nightly tier is ~1.4 M combinations: a shard per combination is allowed
 ShardSpec parse_shard(std::string_view text);
 
 // One unit of work the splitter places: its id (the tie-break, so the split does not depend on

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <regex>
@@ -104,7 +105,8 @@ std::string shape_part(const std::string& shape, const std::regex& re) {
 json short_number(double x) {
   if (!std::isfinite(x)) return double_to_json(x);
   if (x == 0) return 0;
-  return std::stod(fmt::format("{:.3g}", x));
+  // strtod, not stod: a subnormal rounds to itself instead of throwing out_of_range.
+  return std::strtod(fmt::format("{:.3g}", x).c_str(), nullptr);
 }
 
 std::uint32_t intern(std::vector<std::string>& table, const std::string& value) {
@@ -511,9 +513,13 @@ json MatrixDigest::to_json() const {
       dc.rep = &rep;
     }
   }
-  // Id pieces: the common prefix of every id in a drawn row, the common suffix of every id in a drawn column.
-  std::vector<std::vector<std::string>> prefixes(L.rows), suffixes(L.cols);
-  std::vector<bool> prefix_set(L.rows, false), suffix_set(L.cols, false);
+  // Id pieces. A drawn row's ids share a prefix. A drawn column's ids end in the same segments except
+  // where a merged dimension sits: its template holds those shared segments, position by position from
+  // the end, and '*' elsewhere. A cell's representative id is then prefix + middle (its instance) +
+  // the template with its '*' filled in, and the template is also the column half of the cell's
+  // --filter glob.
+  std::vector<std::vector<std::string>> prefixes(L.rows), templates(L.cols);
+  std::vector<bool> prefix_set(L.rows, false), template_set(L.cols, false);
   for (std::size_t fr = 0; fr < rows_.size(); ++fr) {
     const std::uint32_t r = L.row_of[fr];
     if (!rows_[fr].prefix_set) continue;
@@ -525,19 +531,23 @@ json MatrixDigest::to_json() const {
     }
   }
   for (std::size_t fc = 0; fc < cols_.size(); ++fc) {
-    const std::uint32_t c = L.col_of[fc];
     if (!cols_[fc].suffix_set) continue;
-    if (!suffix_set[c]) {
-      suffixes[c] = cols_[fc].suffix;
-      suffix_set[c] = true;
-    } else {
-      keep_common_suffix(suffixes[c], cols_[fc].suffix);
+    const std::uint32_t c = L.col_of[fc];
+    const auto& suffix = cols_[fc].suffix;
+    auto& t = templates[c];
+    if (!template_set[c]) {
+      t = suffix;
+      template_set[c] = true;
+      continue;
+    }
+    if (suffix.size() < t.size()) t.erase(t.begin(), t.end() - static_cast<std::ptrdiff_t>(suffix.size()));
+    for (std::size_t k = 0; k < t.size(); ++k) {
+      if (t[t.size() - 1 - k] != suffix[suffix.size() - 1 - k]) t[t.size() - 1 - k] = "*";
     }
   }
-
   // A row with a single instance shares its whole id up to the columns, and a column seen in one row
-  // shares all of it: cap both so that prefix + suffix never overlap (the column part of an id is at
-  // most one segment per column dimension, the row part at least the rest).
+  // shares all of it: cap both so that they never overlap (the column part of an id is at most one
+  // segment per column dimension, the row part at least the rest).
   const std::size_t col_part = L.dims.size();
   for (std::size_t r = 0; r < L.rows; ++r) {
     std::size_t shortest = std::numeric_limits<std::size_t>::max();
@@ -547,8 +557,8 @@ json MatrixDigest::to_json() const {
     const std::size_t cap = shortest > col_part ? shortest - col_part : 0;
     if (prefixes[r].size() > cap) prefixes[r].resize(cap);
   }
-  for (auto& s : suffixes) {
-    if (s.size() > col_part) s.erase(s.begin(), s.end() - static_cast<std::ptrdiff_t>(col_part));
+  for (auto& t : templates) {
+    if (t.size() > col_part) t.erase(t.begin(), t.end() - static_cast<std::ptrdiff_t>(col_part));
   }
 
   std::size_t filled = 0;
@@ -571,53 +581,36 @@ json MatrixDigest::to_json() const {
     rows.push_back(std::move(row));
   }
   hm["rows"] = std::move(rows);
-  // A merged column's ids end alike except where a merged dimension sits: its replay glob keeps the
-  // segments all its fine columns share, position by position from the end, and puts '*' elsewhere.
-  std::vector<std::vector<std::string>> globs(L.cols);
-  std::vector<bool> glob_set(L.cols, false);
-  for (std::size_t fc = 0; fc < cols_.size(); ++fc) {
-    if (!cols_[fc].suffix_set) continue;
-    const std::uint32_t c = L.col_of[fc];
-    const auto& s = cols_[fc].suffix;
-    if (!glob_set[c]) {
-      globs[c] = s;
-      glob_set[c] = true;
-      continue;
-    }
-    auto& g = globs[c];
-    if (s.size() < g.size()) g.erase(g.begin(), g.end() - static_cast<std::ptrdiff_t>(s.size()));
-    for (std::size_t k = 0; k < g.size(); ++k) {
-      if (g[g.size() - 1 - k] != s[s.size() - 1 - k]) g[g.size() - 1 - k] = "*";
-    }
-  }
   json cols = json::array();
+  bool any_star = false;
   for (std::size_t c = 0; c < L.cols; ++c) {
-    if (globs[c].size() > col_part) globs[c].erase(globs[c].begin(), globs[c].end() - static_cast<std::ptrdiff_t>(col_part));
-    std::vector<std::string> glob;  // consecutive '*' say nothing more than one
-    for (const std::string& seg : globs[c]) {
-      if (!(seg == "*" && !glob.empty() && glob.back() == "*")) glob.push_back(seg);
-    }
-    json col = {{"v", L.col_codes[c]}, {"suffix", join_segments(suffixes[c], 0, suffixes[c].size())}};
-    const std::string g = join_segments(glob, 0, glob.size());
-    if (g != col["suffix"].get<std::string>()) col["glob"] = g;  // absent: the suffix is the glob
-    cols.push_back(std::move(col));
+    any_star = any_star || std::find(templates[c].begin(), templates[c].end(), "*") != templates[c].end();
+    cols.push_back({{"v", L.col_codes[c]}, {"tpl", join_segments(templates[c], 0, templates[c].size())}});
   }
   hm["cols"] = std::move(cols);
 
-  std::vector<std::string> middles, texts;
-  std::map<std::string, std::uint32_t> middle_index;
+  std::vector<std::string> middles, fills, texts;
+  std::map<std::string, std::uint32_t> middle_index, fill_index;
   std::unordered_map<std::string, std::uint32_t> text_index;
-  json letters = json::array(), ns = json::array(), mids = json::array(), errs = json::array();
+  const auto intern_piece = [](std::vector<std::string>& table, std::map<std::string, std::uint32_t>& index,
+                               const std::string& piece) {
+    const auto [it, inserted] = index.try_emplace(piece, static_cast<std::uint32_t>(table.size()));
+    if (inserted) table.push_back(piece);
+    return it->second;
+  };
+  json letters = json::array(), ns = json::array(), mids = json::array(), fill_rows = json::array(),
+       errs = json::array();
   json mixed = json::object(), full_ids = json::object(), details = json::object();
   for (std::size_t r = 0; r < L.rows; ++r) {
     std::string line;
-    json n_row = json::array(), m_row = json::array(), e_row = json::array();
+    json n_row = json::array(), m_row = json::array(), f_row = json::array(), e_row = json::array();
     for (std::size_t c = 0; c < L.cols; ++c) {
       const DrawnCell& dc = drawn[r * L.cols + c];
       if (!dc.rep) {
         line += '.';
         n_row.push_back(0);
         m_row.push_back(-1);
+        f_row.push_back(-1);
         e_row.push_back(nullptr);
         continue;
       }
@@ -632,14 +625,18 @@ json MatrixDigest::to_json() const {
       n_row.push_back(total);
       if (kinds > 1) mixed[key] = counts_json(dc.counts);
       const std::vector<std::string> seg = split_segments(dc.rep->id);
-      const std::size_t pre = prefixes[r].size(), suf = suffixes[c].size();
+      const auto& tpl = templates[c];
+      const std::size_t pre = prefixes[r].size(), suf = tpl.size();
       if (pre + suf <= seg.size()) {
-        const std::string middle = join_segments(seg, pre, seg.size() - suf);
-        const auto [it, inserted] = middle_index.try_emplace(middle, static_cast<std::uint32_t>(middles.size()));
-        if (inserted) middles.push_back(middle);
-        m_row.push_back(it->second);
+        m_row.push_back(intern_piece(middles, middle_index, join_segments(seg, pre, seg.size() - suf)));
+        std::vector<std::string> starred;  // the representative's values where the template has '*'
+        for (std::size_t k = 0; k < suf; ++k) {
+          if (tpl[k] == "*") starred.push_back(seg[seg.size() - suf + k]);
+        }
+        f_row.push_back(starred.empty() ? json(-1) : json(intern_piece(fills, fill_index, join_segments(starred, 0, starred.size()))));
       } else {
         m_row.push_back(-1);
+        f_row.push_back(-1);
         full_ids[key] = dc.rep->id;
       }
       e_row.push_back(dc.rep->verdict == Verdict::Error || dc.rep->verdict == Verdict::Skipped
@@ -652,6 +649,7 @@ json MatrixDigest::to_json() const {
     letters.push_back(line);
     ns.push_back(std::move(n_row));
     mids.push_back(std::move(m_row));
+    fill_rows.push_back(std::move(f_row));
     errs.push_back(std::move(e_row));
   }
   hm["cells"] = std::move(letters);
@@ -659,6 +657,10 @@ json MatrixDigest::to_json() const {
   hm["mixed"] = std::move(mixed);
   hm["middles"] = std::move(middles);
   hm["mid"] = std::move(mids);
+  if (any_star) {  // only merged columns have '*' to fill
+    hm["fills"] = std::move(fills);
+    hm["fill"] = std::move(fill_rows);
+  }
   hm["nmse"] = std::move(errs);
   hm["full_ids"] = std::move(full_ids);
   hm["details"] = std::move(details);

@@ -80,7 +80,9 @@ std::uint32_t ReportBuilder::add_source(const std::string& path, const std::stri
 }
 
 bool ReportBuilder::admit(const CombinationResult& r, std::uint32_t source) {
-  const auto [it, inserted] = seen_.try_emplace(r.id, Seen{r.verdict, r.metrics.nmse, ran_on(r), source});
+  const auto [ran, new_ran] = ran_on_index_.try_emplace(ran_on(r), static_cast<std::uint32_t>(ran_on_.size()));
+  if (new_ran) ran_on_.push_back(ran->first);
+  const auto [it, inserted] = seen_.try_emplace(r.id, Seen{r.verdict, r.metrics.nmse, ran->second, source});
   if (inserted) return true;
   const Seen& s = it->second;
   std::string difference;
@@ -88,8 +90,8 @@ bool ReportBuilder::admit(const CombinationResult& r, std::uint32_t source) {
     difference = fmt::format("verdict {} vs {}", verdict_name(s.verdict), verdict_name(r.verdict));
   } else if (!same_double(s.nmse, r.metrics.nmse)) {
     difference = fmt::format("nmse {} vs {}", format_sci(s.nmse), format_sci(r.metrics.nmse));
-  } else if (s.ran_on != ran_on(r)) {
-    difference = fmt::format("ran on {} vs {}", s.ran_on, ran_on(r));
+  } else if (s.ran_on != ran->second) {
+    difference = fmt::format("ran on {} vs {}", ran_on_[s.ran_on], ran_on(r));
   }
   if (!difference.empty()) {
     throw InputError(fmt::format(

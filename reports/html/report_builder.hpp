@@ -46,10 +46,10 @@ class ReportBuilder {
   Json page_data() const;  // everything the page's script reads (reports/html/README.md)
 
  private:
-  struct Seen {
+  struct Seen {  // per merged id: what a duplicate must agree with (kept small: a nightly has 1.4 M)
     Verdict verdict;
     double nmse;
-    std::string ran_on;  // backend / kernel / device
+    std::uint32_t ran_on;  // index into ran_on_: backend / kernel / device
     std::uint32_t source;
   };
   struct ProbeRun {
@@ -71,6 +71,8 @@ class ReportBuilder {
   ReportOptions options_;
   MatrixDigest matrix_;
   std::unordered_map<std::string, Seen> seen_;
+  std::vector<std::string> ran_on_;
+  std::unordered_map<std::string, std::uint32_t> ran_on_index_;
   std::map<std::string, Verdict> failing_;
   Json sources_ = Json::array();
   std::vector<std::int64_t> source_results_, source_duplicates_;

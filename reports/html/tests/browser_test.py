@@ -20,6 +20,7 @@ import html.parser
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -133,10 +134,11 @@ class Browser:
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
 
-    def dump_dom(self, page: Path) -> tuple[str, str]:
+    def dump_dom(self, page: Path, fragment: str = "") -> tuple[str, str]:
         profile = Path(tempfile.mkdtemp(prefix="profile-", dir=self.work))
         try:
-            done = subprocess.run(self._base(profile) + ["--virtual-time-budget=15000", "--dump-dom", page.resolve().as_uri()],
+            done = subprocess.run(self._base(profile) + ["--virtual-time-budget=15000", "--dump-dom",
+                                                         page.resolve().as_uri() + fragment],
                                   capture_output=True, text=True, timeout=120)
         finally:
             shutil.rmtree(profile, ignore_errors=True)
@@ -156,9 +158,9 @@ class Browser:
               f"chromium --screenshot {page} failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
-def open_page(browser: Browser, page: Path) -> Dom:
+def open_page(browser: Browser, page: Path, fragment: str = "") -> Dom:
     check(page.exists(), f"{page} was not written")
-    dom_text, log = browser.dump_dom(page)
+    dom_text, log = browser.dump_dom(page, fragment)
     # Anything the page logs is a failure; Chromium's own start-up chatter (D-Bus, GPU) is not from the page.
     console = [line for line in log.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     check(not console, f"{page}: console output:\n" + "\n".join(console))
@@ -213,6 +215,41 @@ def check_matrix_page(dom: Dom, report: dict, page: Path) -> None:
           f"{page}: cells hold {dom.result['heatmap']['results']} results, report.json has {matrix_results}")
     score = f"{report['totals']['mutants_killed']} / {report['totals']['mutants_total']}"
     print(f"  {page.name}: {len(got)} cells, counts {counts}, mutation score {score}: match report.json")
+
+
+def check_replay(browser: Browser, dom: Dom, report: dict, page: Path, mxguard: str, work: Path) -> None:
+    """Open a PASS cell holding several results through its link (#cell=R,C) and run the two replay commands
+    the page gives: the first must rerun exactly the representative result, the second the whole cell."""
+    members: dict = {}
+    for r in report["results"]:
+        if not r["mutant"]:
+            key = (f"{r['case_name']} · {r['shape']} · T={r['tokens']}",
+                   tuple(sorted((k, v) for k, v in r["dims"].items() if k not in CELL_DIMS)))
+            members.setdefault(key, []).append(r)
+    target = None
+    for c in dom.cells:
+        parts = c["attrs"]["aria-label"].split(", ")
+        key = (parts[1], tuple(sorted(tuple(p.split(" ", 1)) for p in parts[2:])))
+        if c["attrs"]["data-v"] == "PASS" and len(members[key]) > 1:
+            target = (c["attrs"]["data-r"], c["attrs"]["data-c"], key)
+            break
+    check(target is not None, f"{page}: no PASS cell with several results to replay")
+    opened = open_page(browser, page, f"#cell={target[0]},{target[1]}").result.get("selected")
+    check(opened is not None and opened["replay_result"] and opened["replay_cell"],
+          f"{page}: #cell={target[0]},{target[1]} did not open the cell: {opened}")
+    cell = members[target[2]]
+    check(opened["id"] in {r["id"] for r in cell} and opened["results"] == len(cell),
+          f"{page}: the opened cell shows {opened['id']} of {opened['results']}, report.json has {len(cell)} results there")
+    for which, expected in (("replay_result", {opened["id"]}), ("replay_cell", {r["id"] for r in cell})):
+        argv = shlex.split(opened[which])
+        check(argv[0] == "mxguard" and argv[-2] == "--out", f"unexpected replay command {opened[which]!r}")
+        out = work / which
+        done = subprocess.run([mxguard, *argv[1:-1], str(out)], capture_output=True, text=True, timeout=300)
+        check(done.returncode == 0, f"{opened[which]} exited {done.returncode}: {done.stderr[-1500:]}")
+        rerun = json.loads((out / "report.json").read_text())["results"]
+        check({r["id"] for r in rerun} == expected and all(r["verdict"] == "PASS" for r in rerun),
+              f"{opened[which]} reran {sorted(r['id'] for r in rerun)}, expected {sorted(expected)}")
+    print(f"  {page.name}#cell={target[0]},{target[1]}: both replay commands rerun exactly the cell's results")
 
 
 def shape_part(shape: str, pattern: str) -> str:
@@ -277,6 +314,7 @@ def main(argv: list[str]) -> int:
     dom = open_page(browser, out / "report.html")
     check_matrix_page(dom, report, out / "report.html")
     check(dom.overall == "PASS", f"matrix page status {dom.overall!r}, expected PASS")
+    check_replay(browser, dom, report, out / "report.html", mxguard, work)
     browser.screenshot(out / "report.html", shots / "report-matrix.png", 2600)
 
     # 2. Planted FAILs, merged from two shards, with a constructed history.
