@@ -120,7 +120,7 @@ void add_matrix(CLI::App& app, Action& action) {
                   "Output directory: results.jsonl (one line per finished combination), report.json,\n"
                   "junit.xml, summary.md")->capture_default_str();
   cmd->add_flag("--resume", opts->resume, "Skip combinations already in OUT/results.jsonl (ERRORs are re-run)");
-  cmd->add_option("--seed", opts->seeds, "Replace every case's seeds (repeatable)");
+  cmd->add_option("--seed", opts->seeds, "Replace the seeds of every case (repeatable)");
   cmd->add_flag("--list", opts->list, "List the instances and combination counts, run nothing");
   cmd->add_flag("--mutants", opts->mutants,
                 "Also run the built-in kernel mutants on every derived-consistent combination and report\n"
