@@ -52,10 +52,10 @@ def run_once(mxguard: str, extra: list[str], selection: list[str], jobs: int, wo
     wall = time.monotonic() - start
     if r.returncode != 0:
         sys.exit(f"worker_bench: exit {r.returncode}: {shlex.join(argv)}\n{r.stderr[-2000:]}")
-    totals = json.loads((out / "report.json").read_text())["totals"]
-    if totals.get("error", 0):
-        sys.exit(f"worker_bench: {totals['error']} ERROR results: {shlex.join(argv)}")
-    return int(totals["total"]), wall
+    counts = json.loads((out / "report.json").read_text())["totals"]["counts"]
+    if counts["ERROR"]:
+        sys.exit(f"worker_bench: {counts['ERROR']} ERROR results: {shlex.join(argv)}")
+    return sum(counts.values()), wall
 
 
 def main() -> int:
