@@ -174,6 +174,30 @@ TEST_F(WorkerMatrix, DevicesStartOneWorkerPerDevice) {
   EXPECT_EQ(per_device["0"] + per_device["1"], 8);
 }
 
+TEST_F(WorkerMatrix, DevicesGiveEachVersion1CommandItsGpu) {
+  // Protocol v1 under --devices: every command of job j sees only device j (a log line per combination).
+  const std::string adapter = "MXGUARD=" + quoted(mxguard_binary().string()) + " " + quoted(MXG_TEST_HOST_ADAPTER_SH);
+  const auto run = run_mxguard({"matrix", "--cases", "cases", "--out", "v1dev", "--backend", "external", "--devices",
+                                "0,1", "--kernel-cmd",
+                                "echo \"$HIP_VISIBLE_DEVICES/$CUDA_VISIBLE_DEVICES/$MXGUARD_DEVICE\" >> seen.txt && " +
+                                    adapter + " {in} {out}"},
+                               dir_.path(), {"HIP_VISIBLE_DEVICES=", "CUDA_VISIBLE_DEVICES="});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::map<std::string, int> seen;
+  for (const auto& line : complete_lines(dir_ / "seen.txt")) ++seen[line];
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen["0/0/0"] + seen["1/1/1"], 8);
+}
+
+TEST_F(WorkerMatrix, WorkerThatCannotStartEndsTheRunWithExitThree) {
+  const auto run = run_mxguard({"matrix", "--cases", "cases", "--out", "nostart", "--backend", "external",
+                                "--kernel-worker", "echo 'ImportError: libamdhip64.so.6' >&2; exit 3"},
+                               dir_.path());
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_TRUE(contains(run.err, "did not start")) << run.err;
+  EXPECT_TRUE(contains(run.err, "libamdhip64.so.6")) << run.err;
+}
+
 TEST_F(WorkerMatrix, DevicesWithAnInProcessBackendIsAnInputError) {
   const auto run = run_mxguard({"matrix", "--cases", "cases", "--out", "dev", "--devices", "0,1"}, dir_.path());
   EXPECT_EQ(run.exit_code, 2) << run.err;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/backend/fused_moe.hpp"
+#include "kernels/backend/problem_file.hpp"
 #include "kernels/backend/subprocess.hpp"
 #include "kernels/backend/tests/device_prep.hpp"
 #include "kernels/backend/tests/temp_path.hpp"
@@ -219,6 +220,67 @@ TEST(WorkerBackend, DeviceIndexesTheListMxguardRunsUnder) {
     EXPECT_THAT(e.what(), HasSubstr("HIP_VISIBLE_DEVICES=4,6"));
   }
   ::unsetenv("HIP_VISIBLE_DEVICES");
+}
+
+}  // namespace
+}  // namespace mxg::testing
+
+namespace mxg::testing {
+namespace {
+
+proc::CommandResult mxguard_cli(const std::string& args, const ScratchDir& dir) {
+  return proc::run_shell(proc::shell_quote(MXG_TEST_MXGUARD) + " " + args, dir.path(), 120);
+}
+
+TEST(KernelCliWorker, KernelRunThroughAPersistentWorkerGivesTheHostBytes) {
+  ScratchDir dir;
+  const auto p = sample_problem();
+  write_problem(dir / "case.safetensors", p);
+  const auto r = mxguard_cli("kernel run --backend external --in case.safetensors --out y.safetensors --kernel-worker " +
+                                 proc::shell_quote(mxguard_worker()),
+                             dir);
+  ASSERT_TRUE(r.ok()) << r.status() << r.stderr_tail;
+  EXPECT_TRUE(read_output(dir / "y.safetensors", 5, 96).same_bytes(make_backend("host")->run(p)));
+  EXPECT_THAT(r.stderr_tail, HasSubstr("started"));  // the worker's start is logged with its kernel
+}
+
+TEST(KernelCliWorker, BothProtocolsAtOnceIsAnInputError) {
+  ScratchDir dir;
+  write_problem(dir / "case.safetensors", sample_problem());
+  const auto r = mxguard_cli("kernel run --backend external --in case.safetensors --out y.safetensors "
+                             "--kernel-cmd 'cp {in} {out}' --kernel-worker 'cat'",
+                             dir);
+  EXPECT_EQ(r.exit_code, 2) << r.stderr_tail;
+  EXPECT_THAT(r.stderr_tail, HasSubstr("--kernel-worker"));
+}
+
+TEST(KernelCliWorker, WorkerOfABackendThatRunsOutsideMxguardIsRefused) {
+  ScratchDir dir;
+  const auto r = mxguard_cli("kernel worker --backend external </dev/null", dir);
+  EXPECT_EQ(r.exit_code, 2) << r.stderr_tail;
+  EXPECT_THAT(r.stderr_tail, HasSubstr("--backend external"));
+  EXPECT_TRUE(r.stdout_tail.empty());  // no hello: nothing to serve
+}
+
+TEST(KernelCliWorker, UnreadableProblemIsAnsweredAndTheWorkerGoesOn) {
+  ScratchDir dir;
+  const auto p = sample_problem();
+  write_problem(dir / "case.safetensors", p);
+  const std::string requests =
+      std::string(R"({"type":"run","id":"a","problem":"missing.safetensors","output":"ya.safetensors"})") + "\n" +
+      "not json\n" + R"({"type":"run","id":"b","problem":"case.safetensors","output":"yb.safetensors"})" + "\n";
+  const auto r = mxguard_cli("kernel worker --backend host --threads 1 <<'EOF'\n" + std::string(requests) + "EOF", dir);
+  ASSERT_TRUE(r.ok()) << r.status() << r.stderr_tail;
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = r.stdout_tail.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(r.stdout_tail.substr(at, nl - at));
+  ASSERT_EQ(lines.size(), 4u) << r.stdout_tail;  // hello, then one answer per request line
+  EXPECT_THAT(lines[0], HasSubstr(R"("type":"hello")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("id":"a","status":"error")"));
+  EXPECT_THAT(lines[1], HasSubstr("missing.safetensors"));
+  EXPECT_THAT(lines[2], HasSubstr(R"("status":"error")"));
+  EXPECT_EQ(lines[3], R"({"type":"result","id":"b","status":"ok"})");
+  EXPECT_TRUE(read_output(dir / "yb.safetensors", 5, 96).same_bytes(make_backend("host")->run(p)));
 }
 
 }  // namespace
