@@ -4,7 +4,11 @@
 
 mxguard's ``external`` backend (kernels/backend/EXTERNAL_PROTOCOL.md) writes a problem file (device-
 layout tensors plus the contract fields as safetensors ``__metadata__``), runs this script as
-``python3 ci/adapters/aiter_fused_moe.py {in} {out}`` and reads tensor ``y`` ([T, H] BF16) back.
+``python3 ci/adapters/aiter_fused_moe.py {in} {out}`` and reads tensor ``y`` ([T, H] BF16) back
+(protocol v1, a process per combination). With ``--worker`` the script is a persistent worker
+(protocol v2, ``mxguard matrix --kernel-worker 'python3 ci/adapters/aiter_fused_moe.py --worker'``):
+torch, AITER and the GPU are set up once and every combination is one request. Both modes come from
+``mxguard_adapter.py``; this file holds only what is AITER's.
 
 The call reproduces SGLang's GPT-OSS MXFP4 MoE on ROCm with SGLANG_USE_AITER=1. Upstream sources the
 argument set was read from (facts only; see ci/adapters/README.md for the full table):
@@ -26,7 +30,10 @@ argument set was read from (facts only; see ci/adapters/README.md for the full t
 
 Exit status: 0 y written (or --dry-run passed); 2 bad arguments or a problem file this adapter cannot
 honour; 3 environment: torch/safetensors/aiter not importable, no AMD GPU, or AITER failed. mxguard
-treats any non-zero status as that combination's infrastructure ERROR and shows this stderr.
+treats any non-zero status as that combination's infrastructure ERROR and shows this stderr. As a
+worker, a problem it cannot honour is answered as that combination's error and the worker goes on;
+AITER raising is answered as fatal and the worker exits, so mxguard starts a fresh one (a GPU
+exception can leave the process's device state unusable).
 
 The header checks and --dry-run use only the standard library, so a problem file can be checked on a
 machine without torch or a GPU.
@@ -38,260 +45,39 @@ import argparse
 import dataclasses
 import importlib
 import inspect
-import json
-import math
 import os
-import struct
+import platform
 import sys
 from typing import Any
 
-PROTOCOL_VERSION = "1"
-EXIT_OK = 0
-EXIT_INPUT = 2
-EXIT_ENVIRONMENT = 3
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mxguard_adapter as mx  # noqa: E402  (the protocol, the problem-file checks, v1 and v2)
+
+# The helper's names this adapter and its tests use.
+AdapterError = mx.AdapterError
+Contract = mx.Contract
+EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = mx.EXIT_OK, mx.EXIT_INPUT, mx.EXIT_ENVIRONMENT
+PROTOCOL_VERSION = mx.PROTOCOL_VERSION
+read_header = mx.read_header
+input_error = mx.input_error
 
 # AITER's SwiGLU kernels hard-code the GPT-OSS sigmoid slope; there is no argument to pass another.
 AITER_SWIGLU_ALPHA = 1.702
 ALPHA_TOLERANCE = 1e-6
 
-# One E8M0 scale per 32 E2M1 elements (OCP MX v1.0); two E2M1 codes per byte.
-MX_BLOCK = 32
-# A safetensors header larger than this is not something mxguard writes; refuse instead of reading it.
-MAX_HEADER_BYTES = 64 << 20
 
-DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2,
-               "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
-
-# Tensor name -> (dtype, rank, what it holds) per EXTERNAL_PROTOCOL.md.
-TENSOR_CONTRACT = {
-    "hidden": ("BF16", 2, "[T, H_p] activations"),
-    "w13": ("U8", 3, "[E, 2*I_p, H_p/2] packed E2M1 gate/up weights"),
-    "w13_scale": ("U8", 2, "[rows >= E*2*I_p, cols >= H_p/32] E8M0 scales of w13"),
-    "w2": ("U8", 3, "[E, H_p, I_p/2] packed E2M1 down weights"),
-    "w2_scale": ("U8", 2, "[rows >= E*H_p, cols >= I_p/32] E8M0 scales of w2"),
-    "w13_bias": ("F32", 2, "[E, 2*I_p] gate/up bias, [gate | up] order"),
-    "w2_bias": ("F32", 2, "[E, H_p] down bias"),
-    "topk_ids": ("I32", 2, "[T, k] routed experts"),
-    "topk_weights": ("F32", 2, "[T, k] routing weights"),
-}
-
-CONTRACT_KEYS = ("gate_mode", "is_shuffled", "hidden_pad", "intermediate_pad", "swiglu_limit", "alpha")
-GATE_MODES = ("separated", "interleave")
+def parse_contract(path: str, metadata: dict[str, str], tensors: dict[str, mx.TensorInfo]) -> Contract:
+    """The protocol's checks (mxguard_adapter.parse_contract), then what AITER itself cannot honour."""
+    contract = mx.parse_contract(path, metadata, tensors)
+    check_alpha(path, contract)
+    return contract
 
 
-class AdapterError(Exception):
-    """A failure with the exit status it maps to; the message is one line naming file and field."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-@dataclasses.dataclass(frozen=True)
-class TensorInfo:
-    dtype: str
-    shape: tuple[int, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class Contract:
-    """The contract fields and the sizes derived from the tensor shapes."""
-
-    gate_mode: str
-    is_shuffled: bool
-    hidden_pad: int
-    intermediate_pad: int
-    swiglu_limit: float
-    alpha: float
-    tokens: int
-    experts: int
-    topk: int
-    hidden_padded: int
-    intermediate_padded: int
-
-    @property
-    def hidden_size(self) -> int:
-        return self.hidden_padded - self.hidden_pad
-
-
-def input_error(path: str, field: str, what: str) -> AdapterError:
-    return AdapterError(f"{path}: {field}: {what}", EXIT_INPUT)
-
-
-def read_header(path: str) -> tuple[dict[str, str], dict[str, TensorInfo]]:
-    """Reads a safetensors header with the standard library: (__metadata__, name -> TensorInfo)."""
-    try:
-        with open(path, "rb") as f:
-            prefix = f.read(8)
-            if len(prefix) != 8:
-                raise input_error(path, "header", f"file is {len(prefix)} bytes, too short for a safetensors file")
-            (header_len,) = struct.unpack("<Q", prefix)
-            file_size = os.fstat(f.fileno()).st_size
-            if header_len > min(MAX_HEADER_BYTES, file_size - 8):
-                raise input_error(path, "header", f"length {header_len} exceeds the file ({file_size} bytes)")
-            raw = f.read(header_len)
-    except OSError as e:
-        raise input_error(path, "file", f"cannot read: {e.strerror}") from e
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise input_error(path, "header", f"is not JSON ({e})") from e
-    if not isinstance(header, dict):
-        raise input_error(path, "header", "is not a JSON object")
-
-    metadata = header.pop("__metadata__", {}) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise input_error(path, "__metadata__", "must map keys to strings")
-    data_size = file_size - 8 - header_len
-    tensors = {}
-    for name, entry in header.items():
-        tensors[name] = parse_tensor_entry(path, name, entry, data_size)
-    return metadata, tensors
-
-
-def parse_tensor_entry(path: str, name: str, entry: Any, data_size: int) -> TensorInfo:
-    if not isinstance(entry, dict):
-        raise input_error(path, name, "header entry is not an object")
-    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if dtype not in DTYPE_BYTES:
-        raise input_error(path, name, f"dtype {dtype!r} is not a safetensors dtype")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise input_error(path, name, f"shape {shape!r} is not a list of non-negative integers")
-    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(isinstance(o, int) for o in offsets)
-            or not 0 <= offsets[0] <= offsets[1] <= data_size):
-        raise input_error(path, name, f"data_offsets {offsets!r} do not lie within the {data_size} data bytes")
-    expected = math.prod(shape) * DTYPE_BYTES[dtype]
-    if offsets[1] - offsets[0] != expected:
-        raise input_error(path, name, f"holds {offsets[1] - offsets[0]} bytes, shape {shape} of {dtype} needs {expected}")
-    return TensorInfo(dtype, tuple(shape))
-
-
-def parse_int(path: str, metadata: dict[str, str], key: str) -> int:
-    text = metadata[key]
-    try:
-        return int(text)
-    except ValueError:
-        raise input_error(path, f"__metadata__ '{key}'", f"is {text!r}, not an integer") from None
-
-
-def parse_float(path: str, metadata: dict[str, str], key: str) -> float:
-    text = metadata[key]
-    try:
-        value = float(text)
-    except ValueError:
-        raise input_error(path, f"__metadata__ '{key}'", f"is {text!r}, not a number") from None
-    if not math.isfinite(value):
-        raise input_error(path, f"__metadata__ '{key}'", f"is {text!r}, expected a finite number")
-    return value
-
-
-def parse_bool(path: str, metadata: dict[str, str], key: str) -> bool:
-    text = metadata[key]
-    if text in ("true", "1"):
-        return True
-    if text in ("false", "0"):
-        return False
-    raise input_error(path, f"__metadata__ '{key}'", f"is {text!r}, expected true or false")
-
-
-def check_tensor_kinds(path: str, tensors: dict[str, TensorInfo]) -> None:
-    for name, (dtype, rank, meaning) in TENSOR_CONTRACT.items():
-        info = tensors.get(name)
-        if info is None:
-            raise input_error(path, name, f"tensor is missing (expected {dtype} {meaning})")
-        if info.dtype != dtype:
-            raise input_error(path, name, f"dtype is {info.dtype}, expected {dtype} ({meaning})")
-        if len(info.shape) != rank:
-            raise input_error(path, name, f"rank is {len(info.shape)} (shape {list(info.shape)}), expected {rank} ({meaning})")
-
-
-def expect_dim(path: str, tensors: dict[str, TensorInfo], name: str, dim: int, expected: int, why: str) -> None:
-    found = tensors[name].shape[dim]
-    if found != expected:
-        raise input_error(path, name, f"dim {dim} is {found}, expected {expected} ({why}); shape {list(tensors[name].shape)}")
-
-
-def check_scales(path: str, tensors: dict[str, TensorInfo], name: str, rows: int, cols: int, shuffled: bool) -> None:
-    found_rows, found_cols = tensors[name].shape
-    if found_rows < rows or found_cols < cols:
-        raise input_error(path, name, f"shape {[found_rows, found_cols]} is smaller than the {[rows, cols]} scales it must hold")
-    if shuffled and (found_rows % 32 or found_cols % 8):
-        raise input_error(path, name, f"shape {[found_rows, found_cols]} cannot hold shuffled scales "
-                                      "(is_shuffled = true needs rows % 32 == 0 and cols % 8 == 0)")
-
-
-def parse_contract(path: str, metadata: dict[str, str], tensors: dict[str, TensorInfo]) -> Contract:
-    """Validates the problem file against EXTERNAL_PROTOCOL.md and returns its contract."""
-    version = metadata.get("mxguard.protocol")
-    if version != PROTOCOL_VERSION:
-        raise input_error(path, "__metadata__ 'mxguard.protocol'",
-                          f"is {version!r}, this adapter reads version {PROTOCOL_VERSION}")
-    for key in CONTRACT_KEYS:
-        if key not in metadata:
-            raise input_error(path, f"__metadata__ '{key}'", "is missing (a problem file needs " + ", ".join(CONTRACT_KEYS) + ")")
-    gate_mode = metadata["gate_mode"]
-    if gate_mode not in GATE_MODES:
-        raise input_error(path, "__metadata__ 'gate_mode'", f"is {gate_mode!r}, expected separated or interleave")
-
-    check_tensor_kinds(path, tensors)
-    tokens, hidden_padded = tensors["hidden"].shape
-    experts, rows13, _ = tensors["w13"].shape
-    if hidden_padded <= 0 or hidden_padded % MX_BLOCK:
-        raise input_error(path, "hidden", f"dim 1 (H_p) is {hidden_padded}, expected a positive multiple of {MX_BLOCK}")
-    if experts <= 0 or rows13 <= 0 or rows13 % (2 * MX_BLOCK):
-        raise input_error(path, "w13", f"shape {list(tensors['w13'].shape)} needs E >= 1 and 2*I_p a positive multiple of 64")
-    intermediate_padded = rows13 // 2
-    shuffled = parse_bool(path, metadata, "is_shuffled")
-    expect_dim(path, tensors, "w13", 2, hidden_padded // 2, f"H_p/2 with H_p = {hidden_padded} from hidden")
-    expect_dim(path, tensors, "w2", 0, experts, "E from w13")
-    expect_dim(path, tensors, "w2", 1, hidden_padded, "H_p from hidden")
-    expect_dim(path, tensors, "w2", 2, intermediate_padded // 2, f"I_p/2 with I_p = {intermediate_padded} from w13")
-    check_scales(path, tensors, "w13_scale", experts * rows13, hidden_padded // MX_BLOCK, shuffled)
-    check_scales(path, tensors, "w2_scale", experts * hidden_padded, intermediate_padded // MX_BLOCK, shuffled)
-    expect_dim(path, tensors, "w13_bias", 0, experts, "E from w13")
-    expect_dim(path, tensors, "w13_bias", 1, rows13, "2*I_p from w13")
-    expect_dim(path, tensors, "w2_bias", 0, experts, "E from w13")
-    expect_dim(path, tensors, "w2_bias", 1, hidden_padded, "H_p from hidden")
-    expect_dim(path, tensors, "topk_ids", 0, tokens, "T from hidden")
-    topk = tensors["topk_ids"].shape[1]
-    if topk <= 0:
-        raise input_error(path, "topk_ids", f"dim 1 (k) is {topk}, expected at least 1")
-    expect_dim(path, tensors, "topk_weights", 0, tokens, "T from hidden")
-    expect_dim(path, tensors, "topk_weights", 1, topk, "k from topk_ids")
-
-    contract = Contract(
-        gate_mode=gate_mode,
-        is_shuffled=shuffled,
-        hidden_pad=parse_int(path, metadata, "hidden_pad"),
-        intermediate_pad=parse_int(path, metadata, "intermediate_pad"),
-        swiglu_limit=parse_float(path, metadata, "swiglu_limit"),
-        alpha=parse_float(path, metadata, "alpha"),
-        tokens=tokens, experts=experts, topk=topk,
-        hidden_padded=hidden_padded, intermediate_padded=intermediate_padded,
-    )
-    if not 0 <= contract.hidden_pad < hidden_padded:
-        raise input_error(path, "__metadata__ 'hidden_pad'", f"is {contract.hidden_pad}, expected 0 <= hidden_pad < H_p = {hidden_padded}")
-    if not 0 <= contract.intermediate_pad < intermediate_padded:
-        raise input_error(path, "__metadata__ 'intermediate_pad'",
-                          f"is {contract.intermediate_pad}, expected 0 <= intermediate_pad < I_p = {intermediate_padded}")
-    if contract.swiglu_limit <= 0:
-        raise input_error(path, "__metadata__ 'swiglu_limit'", f"is {contract.swiglu_limit}, expected a positive number")
+def check_alpha(path: str, contract: Contract) -> None:
     if abs(contract.alpha - AITER_SWIGLU_ALPHA) > ALPHA_TOLERANCE:
         raise input_error(path, "__metadata__ 'alpha'",
                           f"is {contract.alpha}, but AITER's SwiGLU fixes the sigmoid slope at {AITER_SWIGLU_ALPHA} "
                           "and takes no argument for it")
-    check_derived_sizes(path, metadata, contract)
-    return contract
-
-
-def check_derived_sizes(path: str, metadata: dict[str, str], c: Contract) -> None:
-    """The convenience sizes in __metadata__ are optional; when present they must agree with the tensors."""
-    derived = {"tokens": c.tokens, "experts": c.experts, "topk": c.topk, "hidden_size": c.hidden_size,
-               "hidden_padded": c.hidden_padded, "intermediate_padded": c.intermediate_padded,
-               "intermediate_size": c.intermediate_padded - c.intermediate_pad}
-    for key, value in derived.items():
-        if key in metadata and parse_int(path, metadata, key) != value:
-            raise input_error(path, f"__metadata__ '{key}'", f"is {metadata[key]}, the tensors and pads give {value}")
 
 
 def describe_call(c: Contract) -> str:
@@ -444,9 +230,9 @@ def run_aiter(stack: Stack, problem_path: str, c: Contract, device_index: int) -
     return out[:, : c.hidden_size].to(torch.bfloat16).contiguous().cpu()
 
 
-def write_output(stack: Stack, y: Any, out_path: str, arch: str) -> None:
+def write_output(stack: Stack, y: Any, out_path: str, metadata: dict[str, str]) -> None:
     """Writes tensor y next to OUT and renames it into place, so mxguard never reads a half-written file."""
-    metadata = {"adapter": "ci/adapters/aiter_fused_moe.py", "device": arch,
+    metadata = {**metadata, "adapter": "ci/adapters/aiter_fused_moe.py",
                 "aiter": str(getattr(stack.aiter, "__version__", "unknown")), "torch": str(stack.torch.__version__)}
     partial = out_path + ".partial"
     try:
@@ -456,24 +242,58 @@ def write_output(stack: Stack, y: Any, out_path: str, arch: str) -> None:
         raise AdapterError(f"{out_path}: cannot write the output: {e.strerror}", EXIT_ENVIRONMENT) from e
 
 
+def make_adapter(device_index: int, any_arch: bool) -> mx.Adapter:
+    """The AITER call as an mxguard_adapter.Adapter: torch, AITER and the GPU are set up once per
+    process (once per run with --worker), then each problem is one fused_moe call."""
+    state: dict[str, Any] = {}
+
+    def setup() -> mx.Ready:
+        stack = import_stack()
+        arch = check_device(stack, device_index, any_arch)
+        state["stack"] = stack
+        torch = stack.torch
+        versions = {"python": platform.python_version(), "torch": str(torch.__version__),
+                    "hip": str(getattr(torch.version, "hip", None)),
+                    "aiter": str(getattr(stack.aiter, "__version__", "unknown"))}
+        try:
+            name = torch.cuda.get_device_name(device_index)
+        except Exception:  # a stand-in torch in the tests, or an old build
+            name = ""
+        return mx.Ready(device=f"{arch} {name}".strip() + f" (torch device {device_index})", versions=versions,
+                        kernel_version=versions["aiter"])
+
+    def run(problem: mx.Problem) -> Any:
+        check_alpha(problem.path, problem.contract)
+        return run_aiter(state["stack"], problem.path, problem.contract, device_index)
+
+    def write(y: Any, path: str, metadata: dict[str, str]) -> None:
+        write_output(state["stack"], y, path, metadata)
+
+    return mx.Adapter(run, kernel="aiter.fused_moe.fused_moe (SGLang MXFP4 arguments)", setup=setup,
+                      write_output=write, name="aiter_fused_moe.py")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiter_fused_moe.py",
         description="mxguard external-backend adapter: run the fused-MoE problem in IN through AMD AITER's "
                     "fused_moe with the arguments SGLang's MXFP4 (GPT-OSS) path passes, and write y [T, H] "
-                    "BF16 to OUT. Protocol: kernels/backend/EXTERNAL_PROTOCOL.md; details: ci/adapters/README.md.",
+                    "BF16 to OUT (protocol v1); or, with --worker, serve one problem per request on stdin/stdout "
+                    "with torch and AITER loaded once (protocol v2). Protocol: kernels/backend/EXTERNAL_PROTOCOL.md; "
+                    "details: ci/adapters/README.md.",
         epilog="examples:\n"
-               "  mxguard matrix --backend external --isolate --jobs 1 \\\n"
-               "      --kernel-cmd 'python3 ci/adapters/aiter_fused_moe.py {in} {out}'\n"
+               "  mxguard matrix --backend external --jobs 1 \\\n"
+               "      --kernel-worker 'python3 ci/adapters/aiter_fused_moe.py --worker'\n"
+               "  mxguard matrix --backend external --kernel-cmd 'python3 ci/adapters/aiter_fused_moe.py {in} {out}'\n"
                "  python3 ci/adapters/aiter_fused_moe.py --dry-run problem.safetensors\n"
                "exit status: 0 ok, 2 bad arguments or problem file, 3 no torch/aiter/AMD GPU or AITER failed",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("problem", metavar="IN", help="problem file written by mxguard (safetensors)")
-    parser.add_argument("output", metavar="OUT", nargs="?", help="output file: safetensors with tensor y (not needed with --dry-run)")
+    mx.add_protocol_arguments(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="validate IN and print the fused_moe call it maps to; needs neither torch nor a GPU")
-    parser.add_argument("--device", type=int, default=0, metavar="N", help="GPU index (default: 0)")
+    parser.add_argument("--device", type=int, default=0, metavar="N",
+                        help="GPU index among those visible (default: 0; mxguard --devices sets the visible one)")
     parser.add_argument("--any-arch", action="store_true",
                         help="run on an AMD GPU other than gfx95x instead of refusing")
     return parser
@@ -482,22 +302,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.output is None and not args.dry_run:
-        parser.error("OUT is required unless --dry-run is given")
-    try:
-        metadata, tensors = read_header(args.problem)
-        contract = parse_contract(args.problem, metadata, tensors)
-        if args.dry_run:
-            print(describe_call(contract))
-            return EXIT_OK
-        stack = import_stack()
-        arch = check_device(stack, args.device, args.any_arch)
-        y = run_aiter(stack, args.problem, contract, args.device)
-        write_output(stack, y, args.output, arch)
-    except AdapterError as e:
-        print(f"aiter_fused_moe.py: error: {e}", file=sys.stderr)
-        return e.exit_code
-    return EXIT_OK
+    if args.dry_run:
+        if args.problem is None or args.worker:
+            parser.error("--dry-run checks one problem file: give IN, not --worker")
+        try:
+            metadata, tensors = read_header(args.problem)
+            print(describe_call(parse_contract(args.problem, metadata, tensors)))
+        except AdapterError as e:
+            print(f"aiter_fused_moe.py: error: {e}", file=sys.stderr)
+            return e.exit_code
+        return EXIT_OK
+    if not args.worker and args.problem is not None and args.output is None:
+        parser.error("OUT is required unless --dry-run or --worker is given")
+    if not args.worker:
+        # Protocol v1: a bad problem file is reported before torch and AITER are imported.
+        try:
+            metadata, tensors = read_header(args.problem) if args.problem else ({}, {})
+            if args.problem:
+                parse_contract(args.problem, metadata, tensors)
+        except AdapterError as e:
+            print(f"aiter_fused_moe.py: error: {e}", file=sys.stderr)
+            return e.exit_code
+    return mx.dispatch(make_adapter(args.device, args.any_arch), parser, args)
 
 
 if __name__ == "__main__":

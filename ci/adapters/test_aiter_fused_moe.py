@@ -320,6 +320,24 @@ class TorchPlumbingTest(unittest.TestCase):
         self.assertEqual(tuple(y.shape), (T, HP - 16))
         self.assertTrue(bool((y == 2).all()))
 
+    def test_worker_mode_sets_up_once_and_runs_each_problem(self) -> None:
+        # Protocol v2: torch, AITER and the device are set up once; each request is one fused_moe call.
+        write_safetensors(self.path, problem_tensors(True), problem_metadata(is_shuffled="true", gate_mode="interleave"))
+        with mock.patch.dict(sys.modules, self.modules), \
+                mock.patch.object(adapter, "check_device", return_value="stand-in") as checked:
+            worker = adapter.make_adapter(0, any_arch=False)
+            ready = worker.prepare()
+            for i in range(3):
+                worker.solve(self.path, self.out, f"id-{i}")
+        self.assertEqual(checked.call_count, 1)
+        self.assertEqual(len(self.calls), 3)
+        self.assertIn("torch", ready.versions)
+        import safetensors.torch
+
+        y = safetensors.torch.load_file(self.out)["y"]
+        self.assertEqual(tuple(y.shape), (T, HP - 16))
+        self.assertTrue(bool((y == 2).all()))
+
     def test_unshuffled_problem_carries_no_flag(self) -> None:
         code, err = self.run_adapter(shuffled=False, gate_mode="separated")
         self.assertEqual(code, 0, err)

@@ -269,6 +269,9 @@ def substitute(line, env):
     line = line.replace("{config}", str(SOURCE / "harness/preflight/tests/fixtures/gpt-oss-120b.config.json"))
     # The AITER adapter needs an MI35x: the host adapter speaks the same protocol.
     line = re.sub(r"python3 [\w/.$-]*ci/adapters/aiter_fused_moe\.py \{in\} \{out\}", env.host_adapter, line)
+    # The same for the persistent worker (protocol v2): the Python host adapter (MXGUARD is set by run()).
+    line = re.sub(r"python3 [\w/.$-]*ci/adapters/aiter_fused_moe\.py --worker",
+                  f"{shlex.quote(sys.executable)} {SOURCE}/ci/adapters/host_adapter.py --worker", line)
     return line
 
 
@@ -291,8 +294,10 @@ def set_option(argv, name, value):
 def run_matrix(line, env, notes):
     argv = argv_of(line, env)
     if "--backend" in argv and argv[argv.index("--backend") + 1] == "hip":
+        # hip runs in persistent worker processes by default; host does so with --isolate.
         argv[argv.index("--backend") + 1] = "host"
-        notes.append("hip -> host (no GPU here)")
+        argv.append("--isolate")
+        notes.append("hip -> host --isolate (no GPU here)")
     out = env.work / f"matrix-{len(list(env.work.glob('matrix-*')))}"
     set_option(argv, "--out", str(out))
     argv += small_shard(argv, env, notes)
@@ -329,6 +334,17 @@ def run_kernel(line, env, notes):
         argv[argv.index("--kernel-cmd") + 1] = env.host_adapter
         notes.append("elided --kernel-cmd -> host adapter")
     run(argv, env, {0})
+
+
+def run_kernel_worker(line, env, notes):
+    """A persistent worker given no requests: it must say hello on stdout and exit 0 when stdin closes."""
+    argv = argv_of(line, env)
+    proc = subprocess.run(argv, input="", capture_output=True, text=True, timeout=120, cwd=env.cwd)
+    hello = json.loads(proc.stdout.splitlines()[0]) if proc.stdout.strip() else {}
+    if proc.returncode != 0 or hello.get("type") != "hello":
+        raise AssertionError(f"exit {proc.returncode}, stdout {proc.stdout[:300]!r}: {shlex.join(argv)}\n"
+                             f"stderr tail: {proc.stderr[-800:]}")
+    notes.append("hello, then exit 0 at end of input")
 
 
 def write_safetensors(path, tensors):
@@ -489,6 +505,7 @@ RULES = [
     (r"mxguard kernel run\b", run_kernel),
     (r"mxguard compare\b", run_compare),
     (r"mxguard kernel list", run_plain({0})),
+    (r"mxguard kernel worker --backend \w+$", run_kernel_worker),
     (r"mxguard probe simulate", run_plain({0})),
     (r"mxguard probe\b", run_probe),
     (r"mxguard standin\b", run_standin),

@@ -1,5 +1,6 @@
-// `mxguard kernel run` and `mxguard kernel list`: run one fused-MoE problem file through a
-// registered backend (host, external, hip) and write y; list the backends.
+// `mxguard kernel run`, `kernel worker` and `kernel list`: run one fused-MoE problem file through a
+// registered backend (host, external, hip) and write y; serve a backend as a persistent worker
+// (external protocol v2); list the backends.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "harness/command.hpp"
 #include "kernels/backend/fused_moe.hpp"
 #include "kernels/backend/problem_file.hpp"
+#include "kernels/backend/worker_loop.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::cli {
@@ -21,7 +23,13 @@ struct KernelRunOptions {
   std::optional<std::string> gate_mode, is_shuffled;
   std::optional<std::int64_t> hidden_pad, intermediate_pad;
   std::string kernel_cmd;
+  std::string kernel_worker;
   double timeout = 600;
+  int threads = 0;
+};
+
+struct KernelWorkerOptions {
+  std::string backend = "host";
   int threads = 0;
 };
 
@@ -37,12 +45,13 @@ int kernel_run(const KernelRunOptions& o) {
   BackendOptions options;
   options.threads = o.threads;
   options.kernel_cmd = o.kernel_cmd;
+  options.kernel_worker = o.kernel_worker;
   options.timeout_seconds = o.timeout;
   auto backend = make_backend(o.backend, options);
   const BackendInfo info = backend->info();
 
   const auto start = std::chrono::steady_clock::now();
-  const Tensor y = backend->run(problem);
+  const Tensor y = backend->run_combination(problem, o.in);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   write_output(o.out, y,
@@ -60,6 +69,18 @@ int kernel_run(const KernelRunOptions& o) {
              problem.hidden_pad, problem.intermediate_pad, problem.tokens(), problem.experts(), problem.topk(),
              problem.hidden_size(), problem.intermediate_padded(), shape_string(y.shape()), o.out, seconds);
   return exit_code::kPass;
+}
+
+int kernel_worker(const KernelWorkerOptions& o) {
+  BackendOptions options;
+  options.threads = o.threads;
+  // A worker made by a worker would only add a process: the user's own worker is run directly.
+  if (backend_isolation(o.backend) == Isolation::Inherent) {
+    throw InputError(fmt::format("--backend {}: already runs outside mxguard; a kernel worker serves an "
+                                 "in-process backend (host, hip)", o.backend));
+  }
+  auto backend = make_backend(o.backend, options);
+  return serve_worker(*backend, {{"mxguard", "0.1.0"}});
 }
 
 int kernel_list() {
@@ -96,6 +117,9 @@ void add_kernel_command(CLI::App& app, Action& action) {
   run->add_option("--kernel-cmd", o->kernel_cmd,
                   "external backend: command run via /bin/sh -c in a temporary directory; {in} and {out} are\n"
                   "replaced by the quoted problem and output paths");
+  run->add_option("--kernel-worker", o->kernel_worker,
+                  "external backend, protocol v2: a persistent worker's command line (JSON lines on its stdin\n"
+                  "and stdout), e.g. 'python3 ci/adapters/host_adapter.py --worker'");
   run->add_option("--timeout", o->timeout, "external backend: seconds before the command's process group is killed")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -110,8 +134,29 @@ void add_kernel_command(CLI::App& app, Action& action) {
       "  # AITER on an AMD GPU through the Python adapter:\n"
       "  mxguard kernel run --backend external --in case.safetensors --out y.safetensors \\\n"
       "      --kernel-cmd 'python3 ci/adapters/aiter_fused_moe.py {in} {out}' --timeout 300\n"
+      "  # the same through a persistent worker (external protocol v2):\n"
+      "  mxguard kernel run --backend external --in case.safetensors --out y.safetensors \\\n"
+      "      --kernel-worker 'python3 ci/adapters/aiter_fused_moe.py --worker' --timeout 300\n"
       "Exit codes: 0 ran, 2 bad input or flags, 3 backend or external command failed.");
   run->callback([&action, o] { action = [o] { return kernel_run(*o); }; });
+
+  auto w = std::make_shared<KernelWorkerOptions>();
+  auto* worker = kernel->add_subcommand(
+      "worker",
+      "Serve the external protocol v2 on stdin/stdout around one backend: a hello line, then one JSON\n"
+      "request per line (problem file, output file, id), each answered ok or error\n"
+      "(kernels/backend/EXTERNAL_PROTOCOL.md). The matrix runs isolated combinations through it.");
+  worker->add_option("--backend", w->backend, "Backend to serve (host, hip)")->capture_default_str();
+  worker->add_option("--threads", w->threads, "host backend: threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  worker->footer(
+      "Examples:\n"
+      "  mxguard kernel run --backend external --in case.safetensors --out y.safetensors \\\n"
+      "      --kernel-worker 'mxguard kernel worker --backend host'\n"
+      "Exit codes: 0 stdin closed, 2 bad flags or an over-long request line, 3 the backend failed fatally\n"
+      "(answered with \"fatal\": true first).");
+  worker->callback([&action, w] { action = [w] { return kernel_worker(*w); }; });
 
   auto* list = kernel->add_subcommand("list", "List the registered kernel backends with their kernel and device");
   list->callback([&action] { action = [] { return kernel_list(); }; });

@@ -2,7 +2,10 @@
 // with the reference, with verdicts, reports and exit codes (DESIGN.md).
 #include <unistd.h>
 
+#include <charconv>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -18,6 +21,41 @@
 
 namespace mxg::cli {
 namespace {
+
+// "0,1,3" -> {0, 1, 3}; empty -> none. InputError naming the bad item.
+std::vector<int> parse_devices(const std::string& text) {
+  std::vector<int> devices;
+  if (text.empty()) return devices;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    int value = -1;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc{} || ptr != item.data() + item.size() || value < 0 || value > 1023) {
+      throw InputError(fmt::format("--devices: '{}' in '{}' is not a GPU index (0..1023)", item, text));
+    }
+    devices.push_back(value);
+    if (comma == std::string::npos) return devices;
+    start = comma + 1;
+  }
+}
+
+// --devices gives each worker process a GPU: it needs combinations that run outside mxguard.
+void check_devices(const matrix::RunOptions& o) {
+  if (o.devices.empty()) return;
+  const bool outside = o.backend != "ggml" &&
+                       (o.isolate || backend_isolation(o.backend) == Isolation::Inherent);
+  if (!outside) {
+    throw InputError(fmt::format("--devices: --backend {} runs in mxguard's process; devices are given to worker "
+                                 "processes (hip, --isolate, or the external backend)",
+                                 o.backend));
+  }
+  if (o.jobs > 0 && static_cast<std::size_t>(o.jobs) != o.devices.size()) {
+    throw InputError(fmt::format("--jobs: {} with --devices listing {}; --devices runs one worker per device",
+                                 o.jobs, o.devices.size()));
+  }
+}
 
 void add_matrix(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
@@ -47,12 +85,27 @@ void add_matrix(CLI::App& app, Action& action) {
   cmd->add_option("--kernel-cmd", opts->backend_options.kernel_cmd,
                   "external backend: command with {in} and {out}, e.g.\n"
                   "'python3 ci/adapters/aiter_fused_moe.py {in} {out}'");
+  cmd->add_option("--kernel-worker", opts->backend_options.kernel_worker,
+                  "external backend, protocol v2: a persistent worker's command line; one worker per job\n"
+                  "answers one JSON request per combination (kernels/backend/EXTERNAL_PROTOCOL.md), e.g.\n"
+                  "'python3 ci/adapters/aiter_fused_moe.py --worker'");
   cmd->add_option("--timeout", opts->backend_options.timeout_seconds,
-                  "Seconds one isolated or external combination may take")->capture_default_str();
+                  "Seconds one isolated or external combination may take (and a worker's start-up)")
+      ->capture_default_str();
+  auto rss_limit_mib = std::make_shared<double>(0);
+  cmd->add_option("--worker-rss-limit", *rss_limit_mib,
+                  "MiB of resident memory a persistent worker's processes may hold (0: no limit); the\n"
+                  "combination during which it grows past it is an ERROR and the worker restarts")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  auto devices = std::make_shared<std::string>();
+  cmd->add_option("--devices", *devices,
+                  "GPU indices, e.g. 0,1,2,3: one worker per GPU (HIP_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES\n"
+                  "set per worker); for hip, --isolate and the external backend");
   cmd->add_flag("--isolate", opts->isolate,
-                "Run each combination in a child process (default for hip): a crash or GPU fault becomes\n"
-                "that combination's ERROR and the run goes on. The external backend already runs its\n"
-                "command once per combination, so there it changes nothing");
+                "Run combinations in a persistent child worker (default for hip): a crash or GPU fault\n"
+                "becomes that combination's ERROR, a fresh worker takes the next one, the run goes on. The\n"
+                "external backend already runs outside mxguard, so there it changes nothing");
   cmd->add_option("--filter", opts->filters,
                   "Glob over result ids, repeatable; '!' excludes. Example:\n"
                   "--filter '*gptoss120b*' --filter '!*flag=0*'");
@@ -67,7 +120,7 @@ void add_matrix(CLI::App& app, Action& action) {
                   "Output directory: results.jsonl (one line per finished combination), report.json,\n"
                   "junit.xml, summary.md")->capture_default_str();
   cmd->add_flag("--resume", opts->resume, "Skip combinations already in OUT/results.jsonl (ERRORs are re-run)");
-  cmd->add_option("--seed", opts->seeds, "Replace every case's seeds (repeatable)");
+  cmd->add_option("--seed", opts->seeds, "Replace the seeds of every case (repeatable)");
   cmd->add_flag("--list", opts->list, "List the instances and combination counts, run nothing");
   cmd->add_flag("--mutants", opts->mutants,
                 "Also run the built-in kernel mutants on every derived-consistent combination and report\n"
@@ -78,12 +131,17 @@ void add_matrix(CLI::App& app, Action& action) {
       "  mxguard matrix --cases cases/nightly --backend hip --out nightly-out\n"
       "  mxguard matrix --filter '*gptoss120b-tp8-r0*' --mutants\n"
       "  mxguard matrix --backend external --kernel-cmd 'python3 ci/adapters/aiter_fused_moe.py {in} {out}'\n"
+      "  mxguard matrix --backend external --kernel-worker 'python3 ci/adapters/aiter_fused_moe.py --worker' \\\n"
+      "      --devices 0,1,2,3,4,5,6,7 --timeout 1800\n"
+      "  mxguard matrix --cases cases/nightly --backend hip --devices 0,1,2,3   # one worker per GPU\n"
       "  mxguard matrix --backend ggml                    # llama.cpp's ggml kernel on cases/ggml\n"
       "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
       "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
-  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard]() {
-    action = [opts, cases, scenarios, default_cases, out_dir, shard]() {
+  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices]() {
+    action = [opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices]() {
       matrix::RunOptions o = *opts;
+      o.backend_options.worker_rss_limit_bytes = static_cast<std::uint64_t>(*rss_limit_mib * 1024.0 * 1024.0);
+      o.devices = parse_devices(*devices);
       o.shard = matrix::parse_shard(*shard);
       for (const auto& c : *cases) o.cases.emplace_back(c);
       if (o.cases.empty()) {
@@ -100,6 +158,7 @@ void add_matrix(CLI::App& app, Action& action) {
       o.out_dir = *out_dir;
       // ggml runs in process (its family's kernel, not a registered fused-MoE backend).
       if (o.backend != "ggml") o.isolate = o.isolate || backend_isolation(o.backend) == Isolation::Default;
+      check_devices(o);
       std::error_code ec;
       o.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
       o.progress_tty = isatty(STDERR_FILENO) != 0;

@@ -76,4 +76,13 @@ std::vector<report::Hotspot> hotspots(const Tensor& y, const Tensor& reference, 
   return out;
 }
 
+void judge(report::CombinationResult& r, const Tensor& y, const Tensor& reference, const Tensor& topk_ids,
+           const Tensor& topk_weights, const std::vector<std::int64_t>& expert_ids) {
+  const Measurement m = measure(y, reference, r.tolerance);
+  r.metrics = m.metrics;
+  r.verdict = verdict_for(r.expected_consistent, m.matches);
+  r.message = m.summary;
+  if (r.verdict != report::Verdict::Pass) r.hotspots = hotspots(y, reference, topk_ids, topk_weights, expert_ids, 3);
+}
+
 }  // namespace mxg::matrix

@@ -2,6 +2,7 @@
 // the case's tolerance, then the derived expectation (DESIGN.md verdict table).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,10 @@ report::Verdict verdict_for(bool expected_consistent, bool measured_match);
 std::vector<report::Hotspot> hotspots(const Tensor& y, const Tensor& reference, const Tensor& topk_ids,
                                       const Tensor& topk_weights, const std::vector<std::int64_t>& expert_ids,
                                       std::size_t top);
+
+// The verdict part of a result: measures y against the reference with r.tolerance, then sets
+// r.metrics, r.verdict (from r.expected_consistent), r.message and, unless PASS, r.hotspots.
+void judge(report::CombinationResult& r, const Tensor& y, const Tensor& reference, const Tensor& topk_ids,
+           const Tensor& topk_weights, const std::vector<std::int64_t>& expert_ids);
 
 }  // namespace mxg::matrix

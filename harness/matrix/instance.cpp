@@ -42,4 +42,19 @@ bool selected(const std::string& id, const std::vector<std::string>& filters) {
   return !any_include || included;
 }
 
+report::CombinationResult result_header(const Instance& instance, const std::string& combination_id,
+                                        std::map<std::string, std::string> dims) {
+  report::CombinationResult r;
+  r.id = result_id(instance, combination_id);
+  r.case_name = instance.spec->name;
+  r.shape = instance.shape.name;
+  r.dims = std::move(dims);
+  r.dims["routing"] = routing_name(instance.routing);
+  r.dims["inputs"] = input_dist_name(instance.inputs);
+  r.tokens = instance.tokens;
+  r.seed = instance.seed;
+  r.tolerance = instance.spec->tolerance;
+  return r;
+}
+
 }  // namespace mxg::matrix

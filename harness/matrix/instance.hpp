@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "harness/matrix/case_spec.hpp"
+#include "reports/result.hpp"
 
 namespace mxg::matrix {
 
@@ -27,6 +29,11 @@ std::vector<Instance> expand_instances(const std::vector<CaseSpec>& cases, const
 
 // "<instance id>/<combination id>", the id used everywhere (console, JUnit, JSON, --filter).
 std::string result_id(const Instance& instance, const std::string& combination_id);
+
+// A result's fields that come from the instance and the combination (id, case, shape, tokens,
+// seed, tolerance; dims plus the instance's routing and inputs), for every kernel family.
+report::CombinationResult result_header(const Instance& instance, const std::string& combination_id,
+                                        std::map<std::string, std::string> dims);
 
 // --filter: shell-style globs ('*', '?', '[...]') matched against the whole id; a leading '!'
 // excludes. An id is selected when it matches some include pattern (or there is none) and no

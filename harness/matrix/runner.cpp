@@ -30,6 +30,7 @@
 #include "harness/matrix/progress.hpp"
 #include "harness/matrix/reference_run.hpp"
 #include "harness/matrix/scenarios.hpp"
+#include "kernels/backend/worker_backend.hpp"
 #include "kernels/common/errors.hpp"
 #include "kernels/common/utc_time.hpp"
 #include "reports/console.hpp"
@@ -121,13 +122,14 @@ class Runner {
   int run();
 
  private:
-  // Whether combinations run in child `mxguard kernel run` processes: asked for (or the backend's
-  // default), and not already a process per combination (the external backend's own protocol: its
-  // child must get the user's --kernel-cmd, so it is never wrapped in a second child).
+  // Whether combinations run in a child `mxguard kernel worker`: asked for (or the backend's
+  // default), and not a backend that already runs outside mxguard (the external backend: its child
+  // must be the user's --kernel-cmd or --kernel-worker, so it is never wrapped in a second child).
   bool isolated() const {
     return opt_.isolate && opt_.backend != "ggml" && backend_isolation(opt_.backend) != Isolation::Inherent;
   }
-  std::unique_ptr<FusedMoeBackend> make_worker_backend() const;
+  std::unique_ptr<FusedMoeBackend> make_worker_backend(std::optional<int> device) const;
+  std::vector<std::unique_ptr<FusedMoeBackend>> make_backends(int jobs) const;
   report::CombinationResult run_one(const InstanceContext& ctx, const FusedMoeProblem& prepared,
                                     const Combination& combo, const std::string& mutant,
                                     FusedMoeBackend& backend);
@@ -143,39 +145,38 @@ class Runner {
   std::vector<report::CombinationResult> results_;
   std::mutex mu_;
   std::unique_ptr<Progress> progress_;
-  std::optional<BackendInfo> isolated_info_;  // the real backend's info when combinations run in children
 };
 
-std::unique_ptr<FusedMoeBackend> Runner::make_worker_backend() const {
-  if (!isolated()) return make_backend(opt_.backend, opt_.backend_options);
-  // Isolation: each combination runs in a child `mxguard kernel run`, through the external
-  // backend's protocol, so a crash or GPU fault is that combination's ERROR only.
+std::unique_ptr<FusedMoeBackend> Runner::make_worker_backend(std::optional<int> device) const {
   BackendOptions o = opt_.backend_options;
-  o.kernel_cmd = fmt::format("'{}' kernel run --backend '{}' --in {{in}} --out {{out}}", opt_.self_exe.string(),
-                             opt_.backend);
-  return make_backend("external", o);
+  o.device = device;
+  if (!isolated()) return make_backend(opt_.backend, o);
+  // Isolation: combinations run in a persistent child `mxguard kernel worker` (external protocol v2),
+  // so a crash or GPU fault is the ERROR of the combination it was running and the next one gets a
+  // fresh worker. The worker reports the real backend's kernel and device in its hello.
+  WorkerBackendSettings w;
+  w.command = fmt::format("exec '{}' kernel worker --backend '{}' --threads {}", opt_.self_exe.string(), opt_.backend,
+                          o.threads);
+  w.backend_name = opt_.backend;
+  w.timeout_seconds = o.timeout_seconds;
+  w.rss_limit_bytes = o.worker_rss_limit_bytes;
+  w.device = device;
+  w.device_note = " (isolated: persistent worker process)";
+  return mxg::make_worker_backend(std::move(w));
 }
 
 report::CombinationResult Runner::run_one(const InstanceContext& ctx, const FusedMoeProblem& prepared,
                                           const Combination& combo, const std::string& mutant,
                                           FusedMoeBackend& backend) {
   const auto& inst = *ctx.instance;
-  report::CombinationResult r;
-  r.id = result_id(inst, combination_id(combo)) + (mutant.empty() ? "" : "/mutant=" + mutant);
-  r.case_name = inst.spec->name;
-  r.shape = inst.shape.name;
-  r.dims = dimension_map(combo);
-  r.dims["routing"] = routing_name(inst.routing);
-  r.dims["inputs"] = input_dist_name(inst.inputs);
-  r.tokens = inst.tokens;
-  r.seed = inst.seed;
+  report::CombinationResult r = result_header(inst, combination_id(combo), dimension_map(combo));
+  if (!mutant.empty()) r.id += "/mutant=" + mutant;
   r.mutant = mutant;
-  r.tolerance = inst.spec->tolerance;
   r.scenarios = mutant.empty() ? realised_scenarios(scenarios_, combo, ctx.geometry) : std::vector<std::string>{};
   const Derivation d = derive(combo, ctx.geometry);
   r.expected_consistent = d.consistent && mutant.empty();
   r.derivation = mutant.empty() ? d.reason : "mutant " + mutant + " breaks the kernel's read";
-  const BackendInfo info = isolated_info_ ? *isolated_info_ : backend.info();
+  const BackendInfo info = backend.info();
   r.backend = info.backend;
   r.kernel = info.kernel;
   r.device = info.device;
@@ -187,16 +188,9 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
 
   const auto start = std::chrono::steady_clock::now();
   try {
-    const Tensor y = backend.run(p);
+    const Tensor y = backend.run_combination(p, r.id);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Measurement m = measure(y, *ctx.reference, r.tolerance);
-    r.metrics = m.metrics;
-    r.verdict = verdict_for(r.expected_consistent, m.matches);
-    r.message = m.summary;
-    if (r.verdict != report::Verdict::Pass) {
-      r.hotspots = hotspots(y, *ctx.reference, ctx.slice->topk_ids, ctx.slice->topk_weights,
-                            ctx.inputs->expert_ids, 3);
-    }
+    judge(r, y, *ctx.reference, ctx.slice->topk_ids, ctx.slice->topk_weights, ctx.inputs->expert_ids);
   } catch (const std::exception& e) {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.verdict = report::Verdict::Error;
@@ -227,6 +221,27 @@ void Runner::record(report::CombinationResult r) {
   log_->append(r);
   progress_->finished(r);
   results_.push_back(std::move(r));
+}
+
+// One backend per job, made side by side: a persistent worker's start (imports, JIT, GPU init) can
+// take long, and --devices starts one per GPU. The first failure is the run's error.
+std::vector<std::unique_ptr<FusedMoeBackend>> Runner::make_backends(int jobs) const {
+  std::vector<std::unique_ptr<FusedMoeBackend>> made(static_cast<std::size_t>(jobs));
+  std::vector<std::exception_ptr> failures(made.size());
+  auto make_one = [&](std::size_t j) {
+    try {
+      made[j] = make_worker_backend(opt_.devices.empty() ? std::nullopt : std::optional<int>(opt_.devices[j]));
+    } catch (...) {
+      failures[j] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t j = 1; j < made.size(); ++j) threads.emplace_back(make_one, j);
+  make_one(0);
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures)
+    if (f) std::rethrow_exception(f);
+  return made;
 }
 
 int Runner::run() {
@@ -306,21 +321,15 @@ int Runner::run() {
   // The workers' backends are made here, on this thread, before anything is written: an unknown
   // backend or a missing device is an error of the whole run (exit 2 or 3), not an exception escaping
   // a worker thread (which would abort the process).
-  const int jobs = opt_.jobs > 0 ? opt_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int jobs = !opt_.devices.empty() ? static_cast<int>(opt_.devices.size())
+                   : opt_.jobs > 0      ? opt_.jobs
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::unique_ptr<FusedMoeBackend>> backends;
   if (family == "ggml" && !ggml::ggml_kernel_available()) {
     throw InfraError("--backend ggml: this mxguard was built without the ggml source (run ci/fetch-llama-cpp, "
                      "then configure again)");
   }
-  for (int j = 0; family == "aiter" && j < jobs; ++j) backends.push_back(make_worker_backend());
-  // An isolated run reaches its backend through `mxguard kernel run` children, whose wrapper would
-  // report itself ("external command"); each result must name the real kernel and device, so the
-  // backend is made once here just to ask (for a GPU backend this also fails the run early, with
-  // one clear error, where no device is visible).
-  if (isolated()) {
-    isolated_info_ = make_backend(opt_.backend, opt_.backend_options)->info();
-    isolated_info_->device += " (isolated: one child process per combination)";
-  }
+  if (family == "aiter") backends = make_backends(jobs);
 
   std::filesystem::create_directories(opt_.out_dir);
   const auto log_path = opt_.out_dir / "results.jsonl";
@@ -400,11 +409,8 @@ int Runner::run() {
           prepared = prepare_problem(slice, item.group.buffers, inst.shape);
         } catch (const std::exception& e) {
           for (const auto& c : item.group.members) {
-            report::CombinationResult r;
-            r.id = result_id(inst, combination_id(c)) + (item.mutant.empty() ? "" : "/mutant=" + item.mutant);
-            r.case_name = inst.spec->name;
-            r.shape = inst.shape.name;
-            r.dims = dimension_map(c);
+            report::CombinationResult r = result_header(inst, combination_id(c), dimension_map(c));
+            if (!item.mutant.empty()) r.id += "/mutant=" + item.mutant;
             r.mutant = item.mutant;
             r.verdict = report::Verdict::Error;
             r.message = std::string("preparing the device buffers failed: ") + e.what();

@@ -20,11 +20,12 @@ struct RunOptions {
   std::string backend = "host";           // "ggml" runs the ggml family's cases
   BackendOptions backend_options;
   ggml::GgmlRunSettings ggml;            // --backend ggml: stack mode (--prep-cmd)
-  bool isolate = false;                  // run each combination in a child `mxguard kernel run`
+  bool isolate = false;                  // run combinations in a child `mxguard kernel worker`
   std::filesystem::path self_exe;        // this binary, for isolation
   std::vector<std::string> filters;
   ShardSpec shard;                       // --shard K/N: this run's part of the filtered plan
   int jobs = 0;                          // 0: every core
+  std::vector<int> devices;              // --devices: one worker per GPU index (then jobs = devices.size())
   std::filesystem::path out_dir = "mxguard-out";
   bool resume = false;
   std::vector<std::uint64_t> seeds;      // overrides the cases' seeds when non-empty

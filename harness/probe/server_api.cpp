@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <thread>
 
 #include <fmt/format.h>
@@ -318,25 +319,24 @@ void wait_ready(const HttpPoolOptions& options, double seconds, double poll_inte
   static constexpr const char* kEndpoints[] = {"/health_generate", "/health", "/v1/models"};
   const Clock::time_point deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(0.0, seconds)));
-  const char* chosen = nullptr;  // the first endpoint that answered with anything but 404
+  // Endpoints that answered 404 are not served and are skipped from then on. Any other answer is not
+  // a choice of endpoint: llama.cpp's server answers 503 on every path, unknown ones included, while
+  // it loads the model, and 404 on /health_generate once it is ready.
+  bool absent[std::size(kEndpoints)] = {};
   for (;;) {
     const double left = std::chrono::duration<double>(deadline - Clock::now()).count();
     const double check_timeout = std::clamp(left, 1.0, kDiscoveryTimeoutS);
-    std::string last;
-    if (chosen != nullptr) {
-      const HttpAttempt a = http_once(options, "GET", chosen, "", check_timeout);
-      if (a.curl_code == 0 && a.status == 200) return;
-      last = fmt::format("GET {}: {}", chosen, describe_attempt(a));
-    } else {
-      last = "GET /health_generate, /health and /v1/models all answered 404";
-      for (const char* path : kEndpoints) {
-        const HttpAttempt a = http_once(options, "GET", path, "", check_timeout);
-        if (a.curl_code == 0 && a.status == 404) continue;
-        if (a.curl_code == 0) chosen = path;
-        if (a.curl_code == 0 && a.status == 200) return;
-        last = fmt::format("GET {}: {}", path, describe_attempt(a));
-        break;  // unreachable or not ready: the other endpoints would say the same
+    std::string last = "GET /health_generate, /health and /v1/models all answered 404";
+    for (std::size_t i = 0; i < std::size(kEndpoints); ++i) {
+      if (absent[i]) continue;
+      const HttpAttempt a = http_once(options, "GET", kEndpoints[i], "", check_timeout);
+      if (a.curl_code == 0 && a.status == 404) {
+        absent[i] = true;
+        continue;
       }
+      if (a.curl_code == 0 && a.status == 200) return;
+      last = fmt::format("GET {}: {}", kEndpoints[i], describe_attempt(a));
+      break;  // unreachable or not ready: the other endpoints would say the same
     }
     const Clock::time_point now = Clock::now();
     if (seconds <= 0 || now >= deadline)

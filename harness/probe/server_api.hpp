@@ -75,8 +75,9 @@ struct ServerIdentity {
 ServerIdentity discover_server(const HttpPoolOptions& options, Api a, const std::optional<std::string>& model_override,
                                const std::string& api_key_env = {});
 
-// Polls GET /health_generate, then /health, then /v1/models (the first endpoint that is not 404 is used
-// from then on) every poll_interval_s until one answers 200 or `seconds` have passed -> mxg::InfraError
+// Polls GET /health_generate, then /health, then /v1/models (the first that does not answer 404 decides;
+// one that answered 404 is skipped from then on) every poll_interval_s until one answers 200 or
+// `seconds` have passed -> mxg::InfraError
 // naming the last status or transport error. `progress` gets one line per failed poll (rate-limited by
 // the caller's sink). seconds <= 0: a single check.
 void wait_ready(const HttpPoolOptions& options, double seconds, double poll_interval_s,

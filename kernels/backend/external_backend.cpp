@@ -3,47 +3,22 @@
 // read y back.
 #include "kernels/backend/external_backend.hpp"
 
-#include <stdlib.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <system_error>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "kernels/backend/builtin_backends.hpp"
 #include "kernels/backend/problem_file.hpp"
 #include "kernels/backend/subprocess.hpp"
+#include "kernels/backend/temp_dir.hpp"
+#include "kernels/backend/worker_backend.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg {
 namespace {
 
 constexpr int kTailLines = 20;
-
-// A private directory for one run, removed with everything in it when the run ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "mxguard-external-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw InfraError(fmt::format("external backend: cannot create a temporary directory {}: {}", pattern,
-                                   std::strerror(errno)));
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::string output_excerpt(const proc::CommandResult& r) {
   if (!r.stderr_tail.empty()) {
@@ -58,18 +33,24 @@ std::string output_excerpt(const proc::CommandResult& r) {
 
 class ExternalBackend final : public FusedMoeBackend {
  public:
-  ExternalBackend(std::string command_template, double timeout_seconds)
-      : template_(std::move(command_template)), timeout_seconds_(timeout_seconds) {}
+  ExternalBackend(std::string command_template, double timeout_seconds, std::optional<int> device)
+      : template_(std::move(command_template)), timeout_seconds_(timeout_seconds) {
+    // --devices: the command sees only its GPU. Exported ahead of the whole command line, so a
+    // compound command ('cp {in} keep/ && python3 ...') gets it in every part.
+    if (device) {
+      for (const auto& [name, value] : device_environment(*device)) prefix_ += fmt::format("export {}={}; ", name, proc::shell_quote(value));
+    }
+  }
 
   BackendInfo info() const override { return {"external", "external command", template_}; }
 
   Tensor run(const FusedMoeProblem& problem) override {
     validate_problem(problem);
-    TempDir dir;
+    TempDir dir("mxguard-external");
     const auto in = dir.path() / "problem.safetensors";
     const auto out = dir.path() / "y.safetensors";
     write_problem(in, problem);
-    const std::string command = substitute_command(template_, in.string(), out.string());
+    const std::string command = prefix_ + substitute_command(template_, in.string(), out.string());
     // The command runs where mxguard was started, so relative paths in --kernel-cmd (the documented
     // 'python3 ci/adapters/aiter_fused_moe.py {in} {out}') resolve as the user typed them.
     const proc::CommandResult r = proc::run_shell(command, std::filesystem::current_path(), timeout_seconds_);
@@ -91,6 +72,7 @@ class ExternalBackend final : public FusedMoeBackend {
  private:
   std::string template_;
   double timeout_seconds_;
+  std::string prefix_;
 };
 
 }  // namespace
@@ -118,16 +100,30 @@ std::string substitute_command(std::string_view command_template, std::string_vi
 
 BackendRegistration external_backend_registration() {
   return {"external",
-          "runs --kernel-cmd (e.g. an AITER adapter) on a problem file; see kernels/backend/EXTERNAL_PROTOCOL.md",
+          "runs --kernel-cmd (a process per problem file) or --kernel-worker (a persistent worker), e.g. an AITER "
+          "adapter; see kernels/backend/EXTERNAL_PROTOCOL.md",
           [](const BackendOptions& options) -> std::unique_ptr<FusedMoeBackend> {
+            if (!options.kernel_cmd.empty() && !options.kernel_worker.empty()) {
+              throw InputError("--kernel-worker: give either --kernel-cmd (a process per combination) or "
+                               "--kernel-worker (one persistent worker), not both");
+            }
+            if (!options.kernel_worker.empty()) {
+              WorkerBackendSettings settings;
+              settings.command = options.kernel_worker;
+              settings.timeout_seconds = options.timeout_seconds;
+              settings.rss_limit_bytes = options.worker_rss_limit_bytes;
+              settings.device = options.device;
+              return make_worker_backend(std::move(settings));
+            }
             if (options.kernel_cmd.empty()) {
-              throw InputError("--kernel-cmd: the external backend needs a command with {in} and {out}");
+              throw InputError("--kernel-cmd: the external backend needs a command with {in} and {out} "
+                               "(or --kernel-worker CMD, a persistent worker)");
             }
             substitute_command(options.kernel_cmd, "", "");  // rejects a template without placeholders now
             if (!(options.timeout_seconds > 0)) {
               throw InputError(fmt::format("--timeout: {} s, expected a positive number", options.timeout_seconds));
             }
-            return std::make_unique<ExternalBackend>(options.kernel_cmd, options.timeout_seconds);
+            return std::make_unique<ExternalBackend>(options.kernel_cmd, options.timeout_seconds, options.device);
           },
           Isolation::Inherent};
 }

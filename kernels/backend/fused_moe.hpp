@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,12 +55,16 @@ struct BackendInfo {
   std::string backend;  // registry name
   std::string kernel;   // kernel name and version
   std::string device;   // "cpu (N threads)", GPU name, or the external command
+  std::map<std::string, std::string> versions;  // library -> version, as a persistent worker reports them
 };
 
 struct BackendOptions {
   int threads = 0;             // 0: all cores
   std::string kernel_cmd;      // external backend: command template with {in} and {out}
+  std::string kernel_worker;   // external backend, protocol v2: a persistent worker's command line
   double timeout_seconds = 600;
+  std::uint64_t worker_rss_limit_bytes = 0;  // persistent workers: 0 none, else restart past it
+  std::optional<int> device;                 // persistent workers / commands: the GPU (--devices) it gets
 };
 
 class FusedMoeBackend {
@@ -68,6 +74,9 @@ class FusedMoeBackend {
   // Returns y, BF16 [T, H]. Throws InputError for a malformed problem, InfraError when the
   // device or external command fails.
   virtual Tensor run(const FusedMoeProblem& problem) = 0;
+  // The same, told which combination it runs (the matrix's result id): a backend that hands the
+  // problem to another process names the request by it. The default ignores the id.
+  virtual Tensor run_combination(const FusedMoeProblem& problem, std::string_view /*id*/) { return run(problem); }
 };
 
 using BackendFactory = std::function<std::unique_ptr<FusedMoeBackend>(const BackendOptions&)>;
@@ -75,9 +84,10 @@ using BackendFactory = std::function<std::unique_ptr<FusedMoeBackend>(const Back
 // How a matrix run isolates a backend's combinations from each other (the backend's policy, so the
 // CLI never decides by backend name).
 enum class Isolation : std::uint8_t {
-  Optional,  // in process unless --isolate: then each combination runs in a child `mxguard kernel run`
-  Default,   // always in a child (a GPU fault must not end the run)
-  Inherent,  // the backend already runs each combination in its own process: --isolate adds nothing
+  Optional,  // in process unless --isolate: then combinations run in a child `mxguard kernel worker`
+  Default,   // always in a child worker (a GPU fault must not end the run)
+  Inherent,  // the backend already runs outside mxguard (a command per combination, or the user's
+             // persistent worker): --isolate adds nothing
 };
 
 struct BackendRegistration {

@@ -75,16 +75,7 @@ namespace {
 report::CombinationResult run_one(const Instance& inst, const GgmlCombination& c, const ggml_family::GgmlExperts& experts,
                                   const CanonicalInputs& inputs, const Tensor& reference,
                                   const std::vector<Scenario>& scenarios) {
-  report::CombinationResult r;
-  r.id = result_id(inst, combination_id(c));
-  r.case_name = inst.spec->name;
-  r.shape = inst.shape.name;
-  r.dims = dimension_map(c);
-  r.dims["routing"] = routing_name(inst.routing);
-  r.dims["inputs"] = input_dist_name(inst.inputs);
-  r.tokens = inst.tokens;
-  r.seed = inst.seed;
-  r.tolerance = inst.spec->tolerance;
+  report::CombinationResult r = result_header(inst, combination_id(c), dimension_map(c));
   r.scenarios = realised_scenarios(scenarios, r.dims);
   const GgmlDerivation d = derive(c);
   r.expected_consistent = d.consistent;
@@ -103,13 +94,7 @@ report::CombinationResult run_one(const Instance& inst, const GgmlCombination& c
     r.kernel = ggml_family::ggml_kernel_version();
     r.device = fmt::format("cpu ({} thread per problem)", run_report.threads);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Measurement m = measure(y, reference, r.tolerance);
-    r.metrics = m.metrics;
-    r.verdict = verdict_for(r.expected_consistent, m.matches);
-    r.message = m.summary;
-    if (r.verdict != report::Verdict::Pass) {
-      r.hotspots = hotspots(y, reference, inputs.topk_ids, inputs.topk_weights, inputs.expert_ids, 3);
-    }
+    judge(r, y, reference, inputs.topk_ids, inputs.topk_weights, inputs.expert_ids);
 #else
     (void)experts;
     throw InfraError("this mxguard was built without the ggml source (run ci/fetch-llama-cpp, then rebuild)");
@@ -123,13 +108,7 @@ report::CombinationResult run_one(const Instance& inst, const GgmlCombination& c
 }
 
 report::CombinationResult prep_error(const Instance& inst, const GgmlCombination& c, const std::string& what) {
-  report::CombinationResult r;
-  r.id = result_id(inst, combination_id(c));
-  r.case_name = inst.spec->name;
-  r.shape = inst.shape.name;
-  r.dims = dimension_map(c);
-  r.tokens = inst.tokens;
-  r.seed = inst.seed;
+  report::CombinationResult r = result_header(inst, combination_id(c), dimension_map(c));
   r.backend = "ggml";
   r.verdict = report::Verdict::Error;
   r.message = "preparing the ggml experts failed: " + what;

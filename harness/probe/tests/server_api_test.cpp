@@ -369,7 +369,7 @@ TEST(WaitReady, SucceedsOnceTheServerTurnsReady) {
   EXPECT_NE(lines[0].find("503"), std::string::npos) << lines[0];
 }
 
-TEST(WaitReady, FallsBackPastA404AndKeepsTheChosenEndpoint) {
+TEST(WaitReady, FallsBackPastA404AndSkipsThatEndpointFromThenOn) {
   TestHttpServer server;
   std::atomic<int> generate_polls{0}, health_polls{0};
   server.routes().Get("/health_generate", [&](const httplib::Request&, httplib::Response& res) {
@@ -383,6 +383,39 @@ TEST(WaitReady, FallsBackPastA404AndKeepsTheChosenEndpoint) {
   wait_ready(options_for(server.base_url()), 5, 0.01, nullptr);
   EXPECT_EQ(generate_polls.load(), 1);
   EXPECT_EQ(health_polls.load(), 3);
+}
+
+// llama.cpp's llama-server while it loads: 503 {"error": {"message": "Loading model"}} on every path,
+// unknown ones included; once loaded, /health answers 200 and /health_generate (not served) 404.
+TEST(WaitReady, AServerThatAnswers503EverywhereWhileLoadingIsReadyOnceHealthAnswers) {
+  TestHttpServer server;
+  std::atomic<int> generate_polls{0}, health_polls{0};
+  std::atomic<bool> loading{true};
+  server.routes().set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/health_generate") ++generate_polls;
+    if (req.path == "/health") ++health_polls;
+    if (!loading) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 503;
+    res.set_content(R"({"error":{"code":503,"message":"Loading model","type":"unavailable_error"}})", "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server.routes().Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server.start();
+  std::thread loader([&] {
+    while (generate_polls < 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    loading = false;
+  });
+  std::vector<std::string> lines;
+  wait_ready(options_for(server.base_url()), 10, 0.01, [&](std::string_view l) { lines.emplace_back(l); });
+  loader.join();
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("/health_generate: HTTP 503: Loading model"), std::string::npos) << lines[0];
+  // Loading: only /health_generate was asked (a 503 says the server is there but not ready). Loaded:
+  // /health_generate answered 404 once and /health 200.
+  EXPECT_GE(generate_polls.load(), 4);
+  EXPECT_EQ(health_polls.load(), 1);
 }
 
 TEST(WaitReady, TimesOutWithTheLastAnswer) {
