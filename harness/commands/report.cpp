@@ -67,7 +67,8 @@ void add_report_command(CLI::App& app, Action& action) {
       "--history, the trend across nights and what is new or fixed since the last one.\n"
       "Inputs merge: results are keyed by id; an id twice with the same outcome counts once, an id twice\n"
       "with different outcomes is refused (give runs of different devices separate reports).\n"
-      "Exit: 0 page written (whatever the runs found), 2 bad input, 3 the page could not be written.");
+      "Exit: 0 page written (whatever the runs found), 2 bad input or an --out that cannot be created,\n"
+      "3 writing the page failed.");
   cmd->add_option("inputs", o->inputs,
                   "Run folders (report.json or, for a run that never finished, results.jsonl; probe.json and\n"
                   "probe.jsonl), folders holding such folders at any depth (downloaded CI artifacts), or those files")

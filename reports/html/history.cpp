@@ -33,7 +33,7 @@ std::optional<double> number(const Json& j, const char* key) {
   return std::nullopt;
 }
 
-Night parse_night(std::string_view line, std::size_t line_no) {
+Night parse_night(std::string_view line) {
   Json j;
   try {
     j = Json::parse(line);
@@ -42,7 +42,6 @@ Night parse_night(std::string_view line, std::size_t line_no) {
   }
   if (!j.is_object()) throw InputError(fmt::format("expected a JSON object, got {}", j.type_name()));
   Night n;
-  n.line = line_no;
   n.time = string_or_empty(j, "time");
   n.sha = string_or_empty(j, "sha");
   n.ref = string_or_empty(j, "ref");
@@ -77,9 +76,7 @@ std::optional<std::int64_t> count_of(const Json& counts, const char* verdict) {
 std::vector<Night> read_history(const std::filesystem::path& path) {
   std::vector<Night> nights;
   std::vector<std::string> warnings;  // a torn last line (an append that died) is ignored
-  std::size_t line_no = 0;
-  read_log_lines(path, "history line", [&](std::string_view line) { nights.push_back(parse_night(line, ++line_no)); },
-                 warnings);
+  read_log_lines(path, "history line", [&](std::string_view line) { nights.push_back(parse_night(line)); }, warnings);
   return nights;
 }
 

@@ -26,7 +26,6 @@ struct HistoryStep {
 };
 
 struct Night {
-  std::size_t line = 0;
   std::string time, sha, ref, url, run_id, verdict;
   std::vector<HistoryStep> steps;
 };

@@ -121,25 +121,16 @@ void ReportBuilder::add_matrix_run(const RunSummary& run, const std::string& sou
 }
 
 void ReportBuilder::add_report_json(const fs::path& file) {
-  // Streamed: a nightly's report.json holds over a million results; each is merged and dropped as it
-  // is parsed instead of building the whole document in memory.
+  // Streamed: a nightly's report.json holds over a million results; each is merged into the digest and
+  // dropped as soon as it is parsed instead of building the whole document in memory. The run's own
+  // fields are read once the document is done (set_run); its index exists from the start.
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open for reading", file.string()));
   const std::uint32_t src = add_source(file.string(), "matrix");
-  RunSummary meta;  // the run's own fields, read once the document is parsed
+  const std::uint32_t run = matrix_.add_run(RunInfo{file.string(), "", "", "", "", {}, false, 0});
   std::string key;
   std::size_t index = 0;
-  std::uint32_t run = 0;
-  bool run_added = false, any_new = false;
-  std::vector<CombinationResult> early;  // results seen before the run header could be registered
-  const auto admit_result = [&](CombinationResult r) {
-    if (!admit(r, src)) return;
-    any_new = true;
-    ++source_results_[src];
-    if (!is_mutant_result(r) && (r.verdict == Verdict::Fail || r.verdict == Verdict::Blind || r.verdict == Verdict::Error))
-      failing_[r.id] = r.verdict;
-    early.push_back(std::move(r));
-  };
+  bool any_new = false;
   json doc;
   try {
     doc = json::parse(in, [&](int depth, json::parse_event_t event, json& parsed) {
@@ -150,46 +141,40 @@ void ReportBuilder::add_report_json(const fs::path& file) {
                                        kReportSchema));
         }
       }
-      if (depth == 2 && event == json::parse_event_t::object_end && key == "results") {
-        CombinationResult r;
-        try {
-          r = parsed.get<CombinationResult>();
-        } catch (const InputError& e) {
-          throw InputError(fmt::format("results[{}]: {}", index, e.what()));
-        }
-        ++index;
-        admit_result(std::move(r));
-        // Results are handed to the digest in batches once the run is registered (below), so that
-        // memory holds at most one batch of full records.
-        if (early.size() >= 4096 && run_added) {
-          for (auto& e : early) matrix_.add_result(e, run);
-          early.clear();
-        }
-        return false;
+      if (depth != 2 || event != json::parse_event_t::object_end || key != "results") return true;
+      CombinationResult r;
+      try {
+        r = parsed.get<CombinationResult>();
+      } catch (const InputError& e) {
+        throw InputError(fmt::format("results[{}]: {}", index, e.what()));
       }
-      // The run's own fields precede "totals" and "results" in report.json: register the run as soon as
-      // they are known, so results stream straight into the digest.
-      if (depth == 1 && event == json::parse_event_t::key && (key == "totals" || key == "results") && !run_added) {
-        run = matrix_.add_run(RunInfo{file.string(), "", "", "", "", {}, false, 0});
-        run_added = true;
+      ++index;
+      if (admit(r, src)) {
+        any_new = true;
+        ++source_results_[src];
+        if (!is_mutant_result(r) &&
+            (r.verdict == Verdict::Fail || r.verdict == Verdict::Blind || r.verdict == Verdict::Error)) {
+          failing_[r.id] = r.verdict;
+        }
+        matrix_.add_result(r, run);
       }
-      return true;
+      return false;  // drop it from the document
     });
   } catch (const json::parse_error& e) {
     throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
   } catch (const InputError& e) {
     throw InputError(fmt::format("{}: {}", file.string(), e.what()));
   }
+  RunSummary meta;
   try {
     if (!doc.contains("schema")) throw InputError("field 'schema': missing");
     meta = doc.get<RunSummary>();
   } catch (const InputError& e) {
     throw InputError(fmt::format("{}: {}", file.string(), e.what()));
   }
-  if (!run_added) run = matrix_.add_run(RunInfo{});
   matrix_.set_run(run, RunInfo{file.string(), meta.tool_version, meta.started_at, meta.finished_at, meta.backend,
                                meta.case_files, meta.interrupted, meta.wall_seconds});
-  for (auto& e : early) matrix_.add_result(e, run);
+  // A run whose every result was already merged is the same run given twice: its mutants too.
   if (any_new || index == 0) matrix_.add_mutants(meta.mutants);
 }
 

@@ -110,6 +110,7 @@ bool tiled(ScaleShuffle s) { return s != ScaleShuffle::None; }
 // cannot show (the other tensors' preparation, the padding arithmetic) are not required; scenarios
 // about padding are never claimed from a weight dump.
 bool realises(const matrix::Scenario& s, const Chain& c, const matrix::Combination& combo) {
+  if (s.family != "aiter") return false;  // another kernel family's dimensions: not this layout
   if (s.only_where_loaded_exceeds_i_over_tp) return false;
   const auto dims = matrix::dimension_map(combo);
   for (const auto& [dim, value] : s.match) {

@@ -37,6 +37,7 @@ Tensor observed_output(const SyntheticLayer& layer, const matrix::Combination& c
 
 // The single combination a scenario of cases/scenarios.json describes (its match fixes every dimension).
 matrix::Combination scenario_combination(const std::string& name);
+// The names of the AITER-family scenarios (the ones diagnose output can explain).
 std::vector<std::string> scenario_names();
 
 // y + N(0, sigma^2) with sigma chosen so that the noise alone has NMSE `nmse` against y.
