@@ -56,8 +56,8 @@ def joined_lines(lines):
         if buf.endswith("\\"):
             buf = buf[:-1].rstrip()
             continue
-        if buf.count('"') % 2 or buf.count("'") % 2:
-            continue  # a quoted argument goes on over the next line
+        if re.match(r"(?:[\w./~$-]*/)?(?:mxguard|bisect) |git bisect run ", buf) and (buf.count('"') % 2 or buf.count("'") % 2):
+            continue  # a command's quoted argument goes on over the next line (prose may hold apostrophes)
         yield buf
         buf = ""
     if buf:
