@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "harness/command.hpp"
+#include "harness/data/data_dir.hpp"
 #include "harness/matrix/scenarios.hpp"
 #include "harness/preflight/checks.hpp"
 #include "harness/preflight/report.hpp"
@@ -25,7 +26,7 @@ struct PreflightOptions {
   std::vector<std::string> env;
   std::int64_t tp = 1, ep = 1;
   std::optional<std::string> gate_mode, shuffle, is_shuffled, intermediate_pad;
-  std::string scenarios = std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json";
+  std::optional<std::string> scenarios;  // unset: the shipped cases/scenarios.json (harness/data)
   bool json = false;
 };
 
@@ -48,9 +49,9 @@ int run_preflight(const PreflightOptions& o) {
     r.padding = *o.intermediate_pad == "loaded" ? matrix::Padding::Correct : matrix::Padding::FromIOverTp;
   }
   const preflight::Plan plan = preflight::plan_sglang(r);
-  // The named scenarios are a courtesy; a missing file (installed binary) just leaves them out.
+  // Scenarios only annotate the findings: an unset option without shipped data leaves them out.
   std::vector<matrix::Scenario> scenarios;
-  if (!o.scenarios.empty() && std::filesystem::exists(o.scenarios)) scenarios = matrix::load_scenarios(o.scenarios);
+  if (const auto file = data::annotation_scenarios(o.scenarios); !file.empty()) scenarios = matrix::load_scenarios(file);
   const preflight::Verdict verdict = preflight::check_plan(plan, scenarios);
   if (o.json) {
     fmt::print("{}\n", preflight::to_json(plan, verdict).dump(2));
@@ -116,8 +117,8 @@ void add_preflight_command(CLI::App& app, Action& action) {
                   "What-if override of how intermediate_pad is computed: i-over-tp (SGLang: I_p - I/tp)\n"
                   "| loaded (I_p - units loaded on the rank, the fix)")
       ->check(CLI::IsMember({"i-over-tp", "loaded"}));
-  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none)")
-      ->capture_default_str();
+  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none;\n"
+                  "default: cases/scenarios.json in the mxguard data directory)");
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema mxguard.preflight/1)");
   cmd->footer(
       "Examples (the incident's three configurations):\n"
