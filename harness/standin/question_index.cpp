@@ -47,4 +47,16 @@ std::optional<std::string> QuestionIndex::asked_in(std::string_view prompt) cons
   return std::string(*best);
 }
 
+std::string QuestionIndex::question_of(std::string_view prompt) const {
+  if (auto known = asked_in(prompt)) return *known;
+  const std::string_view trimmed = trim_right(prompt);
+  if (trimmed.ends_with(kAnswerTag)) {
+    const std::string_view head = trimmed.substr(0, trimmed.size() - kAnswerTag.size());
+    if (const auto tag = head.rfind(kQuestionTag); tag != std::string_view::npos) {
+      return std::string(head.substr(tag + kQuestionTag.size()));
+    }
+  }
+  return std::string(prompt);
+}
+
 }  // namespace mxg::standin

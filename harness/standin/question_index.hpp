@@ -25,6 +25,10 @@ class QuestionIndex {
   // question the stand-in was not given).
   std::optional<std::string> asked_in(std::string_view prompt) const;
 
+  // What the prompt asks, for the stats: the known question if any, else the text after the last
+  // "Question: " of a prompt ending in "Answer:", else the whole prompt.
+  std::string question_of(std::string_view prompt) const;
+
  private:
   static constexpr std::size_t kKeyLength = 32;  // questions are indexed by their last 32 characters
   std::unordered_map<std::string_view, std::vector<std::string_view>> by_tail_;

@@ -205,7 +205,7 @@ struct StandinServer::Impl {
       return reply_error(res, 503, "the server is shutting down");
     }
     const std::int64_t limit = g.max_tokens.value_or(default_max_tokens(api));
-    const std::string question = asked.asked_in(g.prompt).value_or(g.prompt);
+    const std::string question = asked.question_of(g.prompt);
     const std::uint64_t id_key = text_key(options.seed, question);
     ResponseMeta meta{"", options.model_path, 0, static_cast<std::int64_t>(std::time(nullptr))};
     const auto finish_meta = [&](std::uint64_t index) {

@@ -48,5 +48,12 @@ TEST(QuestionIndex, UnknownQuestionsAndOtherShapesFindNothing) {
   EXPECT_EQ(QuestionIndex({}).asked_in("Question: x\nAnswer:"), std::nullopt);
 }
 
+TEST(QuestionIndex, QuestionOfNamesUnknownQuestionsForTheStats) {
+  const QuestionIndex index(kQuestions);
+  EXPECT_EQ(index.question_of("Question: " + kQuestions[0] + "\nAnswer:"), kQuestions[0]);
+  EXPECT_EQ(index.question_of(example("Pick 7.", "#### 7") + "\n\nQuestion: How many cats?\nAnswer: "), "How many cats?");
+  EXPECT_EQ(index.question_of("no example shape"), "no example shape");
+}
+
 }  // namespace
 }  // namespace mxg::standin
