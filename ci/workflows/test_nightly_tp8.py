@@ -53,7 +53,7 @@ class NightlyTp8(unittest.TestCase):
         self.tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.tmp)
         self.summary = self.tmp / "step-summary.md"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_") and k != "MXG_CI_RESULTS"}
         self.env.update({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(self.tmp / "output"),
                          "GITHUB_STEP_SUMMARY": str(self.summary), "MODEL": MODEL, "MXG_CI_JOB": "probe",
                          "SGLANG_USE_AITER": "1"})
@@ -72,7 +72,8 @@ class NightlyTp8(unittest.TestCase):
         self.addCleanup(server.stdout.close)
         self.addCleanup(server.wait)
         self.addCleanup(server.terminate)
-        return server.stdout.readline().split("listening on ")[1].split()[0].rsplit(":", 1)[1]
+        url = server.stdout.readline().split("listening on ")[1].split()[0]
+        return url.rstrip("/").rsplit(":", 1)[1]
 
     def run_job(self, gu_itlv: str, accuracy: str, preflight_extra: list[str]) -> subprocess.CompletedProcess:
         values = {"matrix.slug": f"gpt-oss-120b-gu{gu_itlv}", "matrix.gu_itlv": gu_itlv,
@@ -91,7 +92,7 @@ class NightlyTp8(unittest.TestCase):
         probe = [a.replace("$PORT", self.env["PORT"]).replace("$MODEL", MODEL) for a in probe]
         probe += ["--num-questions", "40", "--parallel", "8"]
         self.probe_run = self.shell(probe)
-        return self.shell([sys.executable, str(MXG_CI), "verdict", "--results", "results.jsonl", "--title", "probe"])
+        return self.shell([sys.executable, str(MXG_CI), "verdict", "--title", "probe"])
 
     def test_healthy_tp8_interleave_is_green_with_the_pad_hazard_annotated(self):
         verdict = self.run_job("1", "0.88", [])
@@ -103,7 +104,7 @@ class NightlyTp8(unittest.TestCase):
         summary = self.summary.read_text()
         self.assertIn("mxguard preflight: WARN (exit 0)", summary)
         self.assertIn("intermediate-pad-kernel-dependent", summary)
-        records = [json.loads(line) for line in (self.tmp / "results.jsonl").read_text().splitlines()]
+        records = [json.loads(line) for line in (self.tmp / "ci-results" / "results.jsonl").read_text().splitlines()]
         self.assertEqual([r["result"] for r in records], ["pass", "pass"])
 
     def test_exact_pad_kernel_on_the_same_weights_is_a_regression(self):
