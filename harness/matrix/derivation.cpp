@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "kernels/format/mxfp4.hpp"
+#include "kernels/backend/kernel_extents.hpp"
 #include "kernels/layout/index_maps.hpp"
 
 namespace mxg::matrix {
@@ -109,8 +110,9 @@ const char* half_name(int half) { return half == 0 ? "gate" : "up"; }
 }  // namespace
 
 std::int64_t kernel_units(const Combination& combo, const Geometry& g, PadConvention convention) {
-  const std::int64_t stated = g.stated_intermediate_pad(combo.padding);
-  return g.intermediate_padded - effective_pads(convention, g.hidden_pad(), stated).intermediate_pad;
+  return kernel_extents(convention, g.hidden_padded, g.intermediate_padded, g.hidden_pad(),
+                        g.stated_intermediate_pad(combo.padding))
+      .units;
 }
 
 Derivation derive(const Combination& combo, const Geometry& g, PadConvention convention) {

@@ -409,7 +409,7 @@ int Runner::run() {
         const auto& item = items[i];
         FusedMoeProblem prepared;
         try {
-          prepared = prepare_problem(slice, item.group.buffers, inst.shape);
+          prepared = prepare_problem(slice, item.group.buffers, inst.shape, opt_.backend_options.pad_convention);
         } catch (const std::exception& e) {
           for (const auto& c : item.group.members) {
             report::CombinationResult r = result_header(inst, combination_id(c), dimension_map(c));

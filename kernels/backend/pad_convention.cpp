@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/backend/kernel_extents.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg {
@@ -20,6 +21,19 @@ PadConvention parse_pad_convention(std::string_view s) {
 EffectivePads effective_pads(PadConvention c, std::int64_t hidden_pad, std::int64_t intermediate_pad) {
   if (c == PadConvention::Exact || intermediate_pad < 0) return {hidden_pad, intermediate_pad};
   return {hidden_pad, intermediate_pad / kCkTileStage1UnitGranule * kCkTileStage1UnitGranule};
+}
+
+KernelExtents kernel_extents(PadConvention c, std::int64_t hidden_padded, std::int64_t intermediate_padded,
+                             std::int64_t hidden_pad, std::int64_t intermediate_pad) {
+  if (c == PadConvention::Exact) {
+    return {hidden_padded - hidden_pad, intermediate_padded - intermediate_pad, intermediate_padded - intermediate_pad,
+            hidden_padded - hidden_pad};
+  }
+  auto down = [](std::int64_t v, std::int64_t granule) { return v / granule * granule; };
+  return {hidden_padded - down(hidden_pad, kCkTileStage1InputGranule),
+          intermediate_padded - down(intermediate_pad, kCkTileStage1UnitGranule),
+          intermediate_padded - down(intermediate_pad, kCkTileStage2UnitGranule),
+          hidden_padded - down(hidden_pad, kCkTileStage2OutputGranule)};
 }
 
 }  // namespace mxg
