@@ -2,7 +2,7 @@
 # building llama-server from source takes tens of minutes on 2 cores the first time (then it is
 # cached in .deps/llama-server-build and the check is free); the tests themselves take about a minute.
 # Both skip (exit 77) when the llama.cpp source cannot be had. Run them with
-#   ctest --preset default -L slow -R llama_server
+#   ctest --test-dir build/default -L slow -R llama_server
 set(MXG_LLAMA_SERVER_SOURCE "${MXG_GGML_SOURCE}" CACHE PATH
     "llama.cpp source tree llama-server is built from (default: MXG_GGML_SOURCE)")
 if(Python3_FOUND AND TARGET mxguard)

@@ -184,7 +184,13 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   const QuestionPlan plan = make_question_plan(c);
   const auto n = static_cast<std::int64_t>(plan.questions.size());
   if (c.baseline) report::load_probe_jsonl(*c.baseline);  // an unreadable baseline is an input error: say it now
-  if (c.agree_with) report::load_probe_jsonl(*c.agree_with);
+  if (c.agree_with) {
+    try {
+      report::load_probe_jsonl(*c.agree_with);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--agree-with: {}", e.what()));
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(c.out_dir, ec);
   if (ec) throw InputError(fmt::format("--out {}: cannot create the folder: {}", c.out_dir.string(), ec.message()));

@@ -12,6 +12,7 @@
 
 #include <pugixml.hpp>
 
+#include "harness/probe/runner.hpp"
 #include "harness/probe/tests/probe_fixture.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/probe_report.hpp"
@@ -140,7 +141,7 @@ TEST(Agreement, TokenLogprobsRoundTripThroughProbeJsonl) {
   EXPECT_DOUBLE_EQ(back.tokens[0].top[1].second, r.tokens[0].top[1].second);
   EXPECT_TRUE(back.tokens[1].top.empty());
   // A record without logprobs writes no "tokens" field (older readers and files stay compatible).
-  EXPECT_EQ(report::format_probe_line(answer(1, {})).find("tokens"), std::string::npos);
+  EXPECT_EQ(report::format_probe_line(answer(1, {})).find("\"tokens\""), std::string::npos);
   EXPECT_THROW(report::parse_probe_line(R"({"schema":1,"index":0,"line":0,"order":0,"prompt_hash":"h","response":"",
       "extracted":null,"label":"1","correct":false,"degenerate":false,"finish_reason":"","completion_tokens":null,
       "latency_s":0,"attempts":1,"error":"","tokens":[["a",0]]})"),
@@ -172,6 +173,56 @@ TEST(Agreement, PrintersShowTheRateAndFailJunitOnDisagreement) {
   EXPECT_TRUE(found);
   EXPECT_NE(report::render_probe_markdown(s, {}).find("| agreement with baseline | 18/20 agree"), std::string::npos);
   EXPECT_EQ(report::to_json(s).at("agreement").at("diverged"), 2);
+}
+
+std::string url_of(const standin::StandinServer& s) { return "http://127.0.0.1:" + std::to_string(s.port()); }
+
+TEST(AgreementRun, TheSameServerAgreesAnotherOneIsARegressionWithExitCode1) {
+  TempDir dir;
+  const auto data = write_generated_data(dir.path(), 60, 3);
+  standin::StandinOptions good;
+  good.accuracy = 0.7;
+  good.seed = 2;
+  auto server = start_standin(good, data.items);
+  ProbeConfig base = quick_config(url_of(*server), data.file, dir.path() / "base");
+  base.api = Api::Completions;
+  base.num_questions = 30;
+  ASSERT_EQ(run_probe(base, {}).summary.verdict, report::ProbeVerdict::Pass);
+
+  ProbeConfig same = base;
+  same.out_dir = dir.path() / "same";
+  same.agree_with = base.out_dir / "probe.jsonl";
+  same.http.max_in_flight = 1;  // another parallelism: the answers, not their order, are compared
+  const ProbeRun s = run_probe(same, {});
+  EXPECT_EQ(s.summary.verdict, report::ProbeVerdict::Pass);
+  ASSERT_TRUE(s.summary.agreement.has_value());
+  EXPECT_EQ(s.summary.agreement->compared, 30);
+  EXPECT_EQ(s.summary.agreement->identical, 30);
+
+  standin::StandinOptions other = good;
+  other.accuracy = 0.2;  // many answers change
+  auto other_server = start_standin(other, data.items);
+  ProbeConfig cand = same;
+  cand.http.base_url = url_of(*other_server);
+  cand.out_dir = dir.path() / "cand";
+  const ProbeRun r = run_probe(cand, {});
+  EXPECT_EQ(r.summary.verdict, report::ProbeVerdict::Regression);
+  EXPECT_EQ(r.summary.exit_code, 1);
+  ASSERT_TRUE(r.summary.agreement.has_value());
+  EXPECT_GT(r.summary.agreement->diverged, 0);
+  EXPECT_EQ(r.summary.agreement->diverged, static_cast<std::int64_t>(r.summary.agreement->divergences.size()));
+  ASSERT_EQ(r.summary.reasons.size(), 1u);
+  EXPECT_NE(r.summary.reasons[0].find("differ from the baseline"), std::string::npos) << r.summary.reasons[0];
+
+  // An unreadable baseline is an input error naming the option, before any request.
+  ProbeConfig missing = same;
+  missing.agree_with = dir.path() / "no-such.jsonl";
+  try {
+    run_probe(missing, {});
+    FAIL() << "a missing --agree-with file must be an input error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--agree-with"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
