@@ -8,6 +8,7 @@
 
 #include "harness/probe/stats.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/splitmix64.hpp"
 
 namespace mxg::probe {
 namespace {
@@ -125,6 +126,25 @@ GatePlan plan_gate(const GateConfig& c) {
   GatePlan plan = shape_of(c, lo);
   plan.false_failure = fail_at_good(lo);
   return plan;
+}
+
+GateSimulation simulate_gate(double p_true, const GatePlan& plan, std::int64_t runs, std::uint64_t seed) {
+  check_p_true(p_true);
+  if (runs < 1) throw InputError(fmt::format("--runs {}: must be >= 1", runs));
+  SplitMix64 rng{seed};
+  GateSimulation sim;
+  sim.runs = runs;
+  double fails = 0, questions = 0;
+  for (std::int64_t r = 0; r < runs; ++r) {
+    Gate g(plan);
+    // A uniform double in [0, 1) from the top 53 bits.
+    while (g.decision() == GateDecision::Continue) g.add(static_cast<double>(rng.next() >> 11) * 0x1.0p-53 < p_true);
+    fails += g.decision() == GateDecision::Fail ? 1 : 0;
+    questions += static_cast<double>(g.observations());
+  }
+  sim.p_fail = fails / static_cast<double>(runs);
+  sim.mean_questions = questions / static_cast<double>(runs);
+  return sim;
 }
 
 double exact_paired_fail_probability(std::int64_t n, double p_lost, double p_gained, double alpha) {

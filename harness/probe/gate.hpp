@@ -75,6 +75,14 @@ struct GateOc {
 };
 GateOc exact_gate_oc(double p_true, const GatePlan& plan);
 
+// Monte Carlo of the live Gate class on i.i.d. Bernoulli(p_true) answers drawn from mxg::SplitMix64
+// (the same on every platform), to set beside the exact numbers.
+struct GateSimulation {
+  std::int64_t runs = 0;
+  double p_fail = 0, mean_questions = 0;
+};
+GateSimulation simulate_gate(double p_true, const GatePlan& plan, std::int64_t runs, std::uint64_t seed);
+
 // Paired comparison with a baseline on the same n questions: each question is independently lost
 // (right in the baseline, wrong now) with probability p_lost and gained with p_gained. The gate fails
 // when more are lost than gained and the exact two-sided McNemar p-value is below alpha. Exact
