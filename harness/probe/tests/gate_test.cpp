@@ -71,6 +71,57 @@ TEST(GatePlan, DefaultsKeepTheFalseFailureRateWithinOnePerMille) {
   EXPECT_GT(exact_gate_oc(0.88, stricter).p_fail, 0.001);
 }
 
+// The published tables (STATISTICS.md "The pre-merge gate", README): every entry at its printed
+// precision, so the documents and the code cannot drift apart.
+TEST(GateOc, PublishedTablesAreWhatTheCodeComputes) {
+  struct Row {
+    double p, fail, questions, collapse;
+  };
+  const GatePlan plan = plan_gate(GateConfig{});
+  EXPECT_EQ(plan.min_correct, 331);
+  for (const Row& r : {Row{0.88, 0.000898, 399.96, 0.000072}, Row{0.79, 0.964753, 331.90, 0.002839},
+                       Row{0.75, 0.999871, 277.58, 0.009979}, Row{0.5, 1.0, 39.61, 0.967850},
+                       Row{0.21, 1.0, 8.11, 1.0}, Row{0.04, 1.0, 5.43, 1.0}}) {
+    const GateOc oc = exact_gate_oc(r.p, plan);
+    EXPECT_NEAR(oc.p_fail, r.fail, 5e-7) << r.p;
+    EXPECT_NEAR(oc.expected_questions, r.questions, 5e-3) << r.p;
+    EXPECT_NEAR(oc.p_collapse_stop, r.collapse, 5e-7) << r.p;
+  }
+  GateConfig split;
+  split.alpha = 0.0005;  // with a baseline: half the budget
+  const GatePlan paired_plan = plan_gate(split);
+  EXPECT_EQ(paired_plan.min_correct, 329);
+  EXPECT_NEAR(paired_plan.false_failure, 0.000383, 5e-7);
+  EXPECT_NEAR(exact_gate_oc(0.79, paired_plan).p_fail, 0.940, 5e-4);
+  EXPECT_NEAR(exact_gate_oc(0.75, paired_plan).p_fail, 0.9997, 5e-5);
+  EXPECT_NEAR(exact_gate_oc(0.79, paired_plan).expected_questions, 341, 0.5);
+  const struct {
+    double lost, gained, fail;
+  } paired[] = {{0.01, 0.01, 0.000057}, {0.02, 0.02, 0.000219}, {0.05, 0.05, 0.000284}, {0.05, 0.0, 0.990601},
+                {0.06, 0.01, 0.715470}, {0.07, 0.02, 0.489947}, {0.10, 0.05, 0.202234}};
+  for (const auto& r : paired) {
+    EXPECT_NEAR(exact_paired_fail_probability(400, r.lost, r.gained, 0.001), r.fail, 5e-7) << r.lost << " " << r.gained;
+  }
+  // 200 questions: the power the default of 400 is chosen to beat.
+  GateConfig short_set;
+  short_set.questions = 200;
+  const GatePlan short_plan = plan_gate(short_set);
+  EXPECT_EQ(short_plan.min_correct, 161);
+  EXPECT_NEAR(exact_gate_oc(0.79, short_plan).p_fail, 0.66, 5e-3);
+}
+
+TEST(GateOc, TheCollapseStageRespectsItsVilleBoundAtTheHealthyAccuracy) {
+  for (const double a : {0.0002, 0.001, 0.01}) {
+    GateConfig c;
+    c.collapse_alpha = a;
+    c.alpha = std::max(a, 0.001);
+    GatePlan plan = plan_gate(c);
+    plan.min_correct = 0;  // the collapse stage alone
+    EXPECT_LE(exact_gate_oc(0.88, plan).p_fail, a) << a;
+    EXPECT_GT(exact_gate_oc(0.88, plan).p_fail, 0.0) << a;
+  }
+}
+
 TEST(GateOc, ExactEqualsBruteForceEnumerationOfEveryAnswerSequence) {
   // 12 questions: all 4096 answer sequences, each weighted by its probability.
   GateConfig c{0.8, 0.2, 0.01, 0.2, 12};
