@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "harness/command.hpp"
 #include "harness/interrupt.hpp"
@@ -25,10 +27,14 @@ namespace {
 struct ProbeCliOptions {
   probe::ProbeConfig config;
   std::string api = "sglang", extract = "sglang", stop = "gate", shots_from = "test";
-  std::string data, train_data, baseline, out = "probe-out", model;
+  std::string data, train_data, baseline, agree_with, out = "probe-out", model;
+  int top_logprobs = -1;  // -1: 5 with --agree-with on an OpenAI API, else 0
   bool num_questions_given = false, stop_given = false;
   bool no_warmup = false, bisect = false, quiet = false;
 };
+
+// The closeness rule's k when --agree-with is given without --top-logprobs (vLLM's model tests use 5).
+constexpr int kDefaultAgreementTopK = 5;
 
 // git bisect run reads 125 as "skip this commit" and >= 128 as "abort the bisect" (PROBE.md).
 int bisect_exit_code(int rc, bool server_not_ready) {
@@ -40,6 +46,24 @@ int bisect_exit_code(int rc, bool server_not_ready) {
   }
 }
 
+// A model's output quoted on one line (JSON string syntax; invalid UTF-8 replaced).
+std::string quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void print_agreement(const report::ProbeAgreement& a) {
+  constexpr std::size_t kShown = 5;
+  fmt::print("Agreement with {}: {}\n", a.baseline_path, report::agreement_line(a));
+  for (std::size_t i = 0; i < a.divergences.size() && i < kShown; ++i) {
+    const auto& d = a.divergences[i];
+    const std::string token = d.token ? fmt::format(", token {}", *d.token) : "";
+    fmt::print("  question {}: differs at byte {}{} ({}): baseline {} now {}\n", d.index, d.char_offset, token,
+               d.close ? fmt::format("within top-{}", a.top_k) : "diverged", quoted(d.baseline_excerpt),
+               quoted(d.current_excerpt));
+  }
+  if (a.divergences.size() > kShown) fmt::print("  ... {} more in probe.json\n", a.divergences.size() - kShown);
+}
+
 int run_probe_command(ProbeCliOptions o) {
   auto& c = o.config;
   const auto api = probe::parse_api(o.api);
@@ -48,16 +72,17 @@ int run_probe_command(ProbeCliOptions o) {
   const auto ex = probe::parse_extractor(o.extract);
   if (!ex) throw InputError(fmt::format("--extract {}: expected sglang, strict-match or flexible-extract", o.extract));
   c.extractor = *ex;
-  // --min-accuracy without --stop asks for the upstream CI's fixed threshold rule.
-  if (!o.stop_given && c.min_accuracy) o.stop = "fixed";
+  // --min-accuracy without --stop asks for the upstream CI's fixed threshold rule; --agree-with without
+  // either gates on agreement alone (it needs no accuracy: a random-weight model agrees with itself).
+  if (!o.stop_given && (c.min_accuracy || !o.agree_with.empty())) o.stop = "fixed";
   c.stop = o.stop == "sprt" ? probe::StopRule::Sprt : o.stop == "gate" ? probe::StopRule::Gate : probe::StopRule::Fixed;
   // One healthy and one collapsed accuracy, whichever rule reads them.
   c.gate.p_good = c.sprt.p_good;
   c.gate.p_collapse = c.sprt.p_bad;
   if (c.stop == probe::StopRule::Gate && !o.num_questions_given) c.num_questions = probe::kGateDefaultQuestions;
-  if (c.stop == probe::StopRule::Fixed && !c.min_accuracy && o.baseline.empty()) {
-    throw InputError("--stop fixed needs --min-accuracy A or --baseline F: without either, every server would pass "
-                     "(use --min-accuracy 0 to only measure)");
+  if (c.stop == probe::StopRule::Fixed && !c.min_accuracy && o.baseline.empty() && o.agree_with.empty()) {
+    throw InputError("--stop fixed needs --min-accuracy A, --baseline F or --agree-with F: without one, every server "
+                     "would pass (use --min-accuracy 0 to only measure)");
   }
   c.shots_from = o.shots_from == "train" ? probe::ShotSource::Train : probe::ShotSource::Test;
   // Not a CLI11 required option: it would be demanded of `probe fetch-data` and `probe simulate` too.
@@ -65,6 +90,10 @@ int run_probe_command(ProbeCliOptions o) {
   c.data = o.data;
   if (!o.train_data.empty()) c.train_data = o.train_data;
   if (!o.baseline.empty()) c.baseline = o.baseline;
+  if (!o.agree_with.empty()) c.agree_with = o.agree_with;
+  c.sampling.top_logprobs = o.top_logprobs >= 0 ? o.top_logprobs
+                            : (c.agree_with && c.api != probe::Api::Sglang) ? kDefaultAgreementTopK
+                                                                             : 0;
   if (!o.model.empty()) c.model = o.model;
   c.out_dir = o.out;
   c.warmup = !o.no_warmup;
@@ -88,6 +117,7 @@ int run_probe_command(ProbeCliOptions o) {
              report::probe_verdict_name(s.verdict), s.stop_reason, s.answered, s.errors, s.accuracy, s.wilson_lo,
              s.wilson_hi, s.min_accuracy ? fmt::format(", threshold {:.4f}", *s.min_accuracy) : std::string());
   for (const auto& r : s.reasons) fmt::print("  {}\n", r);
+  if (s.agreement) print_agreement(*s.agreement);
   fmt::print("Reports: {}/probe.json, probe.jsonl, junit.xml, summary.md, report.html\n", c.out_dir.string());
   std::fflush(stdout);
   return o.bisect ? bisect_exit_code(s.exit_code, run.server_not_ready) : s.exit_code;
@@ -158,6 +188,17 @@ void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
   cmd->add_option("--baseline", o.baseline,
                   "probe.jsonl of a reference run that answered every planned question: paired exact\n"
                   "McNemar on exactly the same questions (failed requests are asked again, never scored)")
+      ->group("Decision");
+  cmd->add_option("--agree-with", o.agree_with,
+                  "probe.jsonl of a reference run: every greedy answer must match it (first divergent byte and\n"
+                  "token reported); with logprobs, a differing token within the other side's top-k still agrees")
+      ->group("Decision");
+  cmd->add_option("--min-agreement", c.min_agreement, "--agree-with: required share of agreeing answers")
+      ->capture_default_str()
+      ->group("Decision");
+  cmd->add_option("--top-logprobs", o.top_logprobs,
+                  "Record each token's logprob and top-K alternatives (OpenAI APIs; default 5 with --agree-with, "
+                  "else 0)")
       ->group("Decision");
   cmd->add_option_function<double>(
          "--paired-alpha", [&c](const double& a) { c.paired_alpha = a; },
@@ -340,7 +381,11 @@ void add_probe(CLI::App& app, Action& action) {
       "Failed requests (connection errors, timeouts, 5xx, aborted generations) are retried and never\n"
       "count as wrong answers; past --max-error-rate the run stops as an infrastructure failure.\n"
       "Without options the gate decides (--stop gate; its error rates: `mxguard probe simulate --stop gate`).\n"
-      "Exit: 0 pass, 1 accuracy regression, 2 bad input, 3 infrastructure failure, 130 interrupted\n"
+
+      "With --agree-with, each greedy answer is compared with a reference run's (the signal that needs\n"
+      "no accuracy: a random-weight model works as well as a real one).\n"
+      "Exit: 0 pass, 1 accuracy regression or answers that disagree with --agree-with, 2 bad input,\n"
+      "3 infrastructure failure, 130 interrupted\n"
       "(with --bisect: 0 / 1 / 125 / 129).");
   cmd->require_subcommand(0, 1);
   auto o = std::make_shared<ProbeCliOptions>();
@@ -357,6 +402,8 @@ void add_probe(CLI::App& app, Action& action) {
       "  mxguard probe --data test.jsonl --stop sprt --p-good 0.88 --p-bad 0.21\n"
       "  # pre-merge: the gate plus a paired test on the same 400 questions as the main branch's run\n"
       "  mxguard probe --data test.jsonl --baseline main-probe/probe.jsonl --out pr-probe\n"
+      "  # same greedy answers as main's run (record that one with --top-logprobs 5 too)\n"
+      "  mxguard probe --data test.jsonl --api completions --agree-with main-probe/probe.jsonl --out pr-probe\n"
       "  # rehearse without a GPU: `mxguard standin --port 30000` in another shell");
   // The run is the default action; a subcommand (fetch-data, simulate) sets its own.
   cmd->callback([&action, cmd, o] {

@@ -43,6 +43,8 @@ struct ProbeConfig {
   std::optional<std::filesystem::path> baseline;  // probe.jsonl of a reference run: paired comparison
   // Two-sided level of the paired test; unset: the gate's budget (see effective_paired_alpha), else 0.05.
   std::optional<double> paired_alpha;
+  std::optional<std::filesystem::path> agree_with;  // probe.jsonl of a reference run: greedy-answer agreement
+  double min_agreement = 1.0;         // required share of agreeing questions (agreement.hpp)
   double max_error_rate = 0.05;       // errors / planned above this: stop, infrastructure failure
   // Output.
   std::filesystem::path out_dir = "probe-out";

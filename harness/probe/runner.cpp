@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/probe/agreement.hpp"
 #include "harness/probe/gate.hpp"
 #include "harness/probe/ordered_feed.hpp"
 #include "harness/probe/paired_baseline.hpp"
@@ -72,6 +73,7 @@ ProbeQuestionRecord make_record(const PlannedQuestion& q, const HttpOutcome& o, 
   r.extracted = extract_prediction(c.extractor, g.text);
   r.correct = r.extracted && *r.extracted == q.label;
   r.degenerate = is_degenerate(g.text);
+  r.tokens = g.tokens;
   return r;
 }
 
@@ -224,6 +226,13 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   // An unreadable baseline, or one that did not answer every planned question with the same prompt, is
   // an input error: say it now, before any request.
   if (c.baseline) check_baseline_covers(*c.baseline, plan);
+  if (c.agree_with) {
+    try {
+      report::load_probe_jsonl(*c.agree_with);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--agree-with: {}", e.what()));
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(c.out_dir, ec);
   if (ec) throw InputError(fmt::format("--out {}: cannot create the folder: {}", c.out_dir.string(), ec.message()));
@@ -480,6 +489,16 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
                                    "{:.4g} < {}",
                                    s.paired->paired, s.paired->baseline_only, s.paired->candidate_only,
                                    s.paired->p_value, paired_alpha));
+    }
+  }
+  if (c.agree_with) {
+    std::vector<ProbeQuestionRecord> current;
+    for (const auto& d : done) {
+      if (d) current.push_back(*d);
+    }
+    s.agreement = compare_agreement(*c.agree_with, current, c.sampling.top_logprobs, c.min_agreement);
+    if (s.agreement->disagrees) {
+      failed.push_back(fmt::format("greedy answers differ from the baseline's: {}", report::agreement_line(*s.agreement)));
     }
   }
   if (failed.empty()) return finish(ProbeVerdict::Pass, "");
