@@ -113,9 +113,11 @@ int run_probe_command(ProbeCliOptions o) {
   }();
   const auto& s = run.summary;
   fmt::print("{}", report::render_sglang_lines(s));
+  // Accuracy and threshold at one precision: rounding both the same way keeps "accuracy >= threshold" true
+  // on the screen whenever it is true in the numbers.
   fmt::print("Verdict: {} ({}); {} answered, {} errors, accuracy {:.3f} [{:.3f}, {:.3f}]{}\n",
              report::probe_verdict_name(s.verdict), s.stop_reason, s.answered, s.errors, s.accuracy, s.wilson_lo,
-             s.wilson_hi, s.min_accuracy ? fmt::format(", threshold {:.4f}", *s.min_accuracy) : std::string());
+             s.wilson_hi, s.min_accuracy ? fmt::format(", threshold {:.3f}", *s.min_accuracy) : std::string());
   for (const auto& r : s.reasons) fmt::print("  {}\n", r);
   if (s.agreement) print_agreement(*s.agreement);
   fmt::print("Reports: {}/probe.json, probe.jsonl, junit.xml, summary.md, report.html\n", c.out_dir.string());
