@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
 #include "reports/json_io.hpp"
@@ -27,11 +28,7 @@ std::string format_result_line(const CombinationResult& r) {
 
 CombinationResult parse_result_line(std::string_view line) {
   Json j;
-  try {
-    j = Json::parse(line);
-  } catch (const Json::parse_error& e) {
-    throw InputError(fmt::format("not valid JSON: {}", e.what()));
-  }
+  j = json_read::parse_ordered(line, "line");  // bounded depth, size, duplicate keys
   if (!j.is_object()) throw InputError(fmt::format("expected a JSON object, got {}", j.type_name()));
   const auto schema = j.find("schema");
   if (schema == j.end() || !schema->is_string() || schema->get<std::string>() != kResultSchema) {

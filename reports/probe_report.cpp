@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
 #include "reports/jsonl.hpp"
@@ -73,11 +74,7 @@ std::optional<T> nullable_field(const nlohmann::json& j, const char* name) {
 
 ProbeQuestionRecord parse_probe_line(std::string_view line) {
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("not JSON ({})", e.what()));
-  }
+  j = json_read::parse(line, "not JSON");  // bounded depth and size
   if (!j.is_object()) throw InputError("not a JSON object");
   if (const auto schema = field<int>(j, "schema"); schema != kProbeSchema) {
     throw InputError(fmt::format("field 'schema' is {}, this mxguard reads {}", schema, kProbeSchema));

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "kernels/common/errors.hpp"
 #include "kernels/layout/explain.hpp"
@@ -72,7 +73,7 @@ void add_transform_options(CLI::App* cmd, TransformOptions& o) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--cols", o.cols, "shuffle-scale --inverse: cols of the unpadded scales")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--tp", o.tp, "tp-slice: tensor-parallel size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o.tp, "tp-slice: tensor-parallel size")->capture_default_str()->check(parallel_size());
   cmd->add_option("--rank", o.rank, "tp-slice: this rank, 0 <= rank < tp")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -292,7 +293,7 @@ void add_tp_table(CLI::App* layout_cmd, Action& action) {
       "and how many loaded units fall inside that padding (LAYOUTS.md §4).");
   cmd->add_option("--intermediate", o->intermediate, "Intermediate size I (multiple of 32)")->capture_default_str();
   cmd->add_option("--hidden", o->hidden, "Hidden size H (multiple of 32)")->capture_default_str();
-  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(parallel_size());
   cmd->footer(
       "Examples:\n"
       "  mxguard layout tp-table --intermediate 2880 --hidden 2880 --tp 4   # GPT-OSS at tp 4\n"

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "harness/matrix/scenarios.hpp"
 #include "harness/preflight/checks.hpp"
@@ -91,10 +92,10 @@ void add_preflight_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_option("--env", o->env, "KEY=VALUE as the server will see it (repeatable), e.g.\n"
                                    "SGLANG_USE_AITER_MOE_GU_ITLV=0; an explicit value beats the default");
-  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(parallel_size());
   cmd->add_option("--ep", o->ep, "Expert-parallel size (divides --tp; MoE tp = tp / ep)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(parallel_size());
   cmd->add_option("--quantization", o->quantization,
                   "mxfp4: predict the MXFP4 path even when config.json has no quantization_config")
       ->check(CLI::IsMember({"mxfp4"}));

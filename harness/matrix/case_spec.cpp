@@ -15,7 +15,9 @@
 #include "harness/matrix/case_schema.hpp"
 #include "harness/matrix/dimensions.hpp"
 #include "harness/matrix/ggml/ggml_combination.hpp"
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 #include "kernels/layout/index_maps.hpp"
 
 namespace mxg::matrix {
@@ -31,16 +33,17 @@ constexpr std::pair<InputDist, const char*> kInputNames[] = {
     {InputDist::Normal, "normal"}, {InputDist::Outliers, "outliers"}, {InputDist::ZeroBlocks, "zero-blocks"},
     {InputDist::ExtremeScales, "extreme-scales"}, {InputDist::NanScale, "nan-scale"}};
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open the case file", file.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+constexpr std::size_t kMaxCaseFileBytes = 16u << 20;
 
 json parse_case_file(const fs::path& file) {
-  const std::string text = read_text(file);
+  const std::string text = read_regular_file(file, file.string() + ": case file", kMaxCaseFileBytes);
+  try {
+    return json_read::parse(text, file.string());  // depth, size and duplicate keys bounded
+  } catch (const InputError& bounded) {
+    if (std::string_view(bounded.what()).find("not valid JSON") == std::string_view::npos) throw;
+  }
+  // A syntax error: the bounded reader stopped before nesting got deep, so the plain parser stops at
+  // the same byte; it is only used to tell the line and column.
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 
 namespace mxg::probe {
 namespace {
@@ -200,6 +201,7 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 std::string sha256_hex_file(const std::filesystem::path& path) {
+  ::close(open_regular_file(path, path.string()));  // a FIFO or device is refused, not awaited
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open for hashing ({})", path.string(), std::strerror(errno)));
   Sha256 hash;

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/seconds.hpp"
 
 extern char** environ;
 
@@ -127,7 +128,7 @@ CommandResult run_shell(const std::string& command, const std::filesystem::path&
   err_write.reset();
 
   CommandResult result;
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_seconds));
+  const auto deadline = start + seconds_to_duration(timeout_seconds);
   int wait_status = 0;
   bool reaped = false;
   // Read both pipes until the child exits and the pipes close. A grandchild that keeps a pipe

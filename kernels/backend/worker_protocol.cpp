@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::worker {
@@ -34,14 +35,9 @@ json parse_message(std::string_view line, std::string_view type) {
   }
   json j;
   try {
-    j = json::parse(line.begin(), line.end(), [](int depth, json::parse_event_t, json&) {
-      if (depth > kMaxDepth) throw InputError(fmt::format("nested deeper than {} levels", kMaxDepth));
-      return true;
-    });
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: not a JSON line ({}): '{}'", type, e.what(), cut(line)));
+    j = json_read::parse(line, type, json_read::Limits{.max_bytes = kMaxLineBytes, .max_depth = kMaxDepth});
   } catch (const InputError& e) {
-    throw InputError(fmt::format("{}: {}: '{}'", type, e.what(), cut(line)));
+    throw InputError(fmt::format("{}: '{}'", e.what(), cut(line)));
   }
   if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object, got '{}'", type, cut(line)));
   const auto t = j.find("type");
