@@ -22,6 +22,14 @@ HfMoeFields read_hf_config(const std::filesystem::path& path) {
     if (!fields[key].is_number_integer()) {
       throw InputError(fmt::format("{}: field '{}' is {}, expected an integer", path.string(), key, json_read::show(fields[key])));
     }
+    // Bounded before narrowing: 18446744073709551615 read as int64 is -1; sizes beyond 2^24 are not a model.
+    constexpr std::int64_t kMaxField = std::int64_t{1} << 24;
+    const bool too_big = fields[key].is_number_unsigned() ? fields[key].get<std::uint64_t>() > kMaxField
+                                                          : fields[key].get<std::int64_t>() > kMaxField;
+    if (too_big || fields[key].get<std::int64_t>() < 0) {
+      throw InputError(fmt::format("{}: field '{}' is {}, expected an integer in [0, {}]", path.string(), key,
+                                   json_read::show(fields[key]), kMaxField));
+    }
     return fields[key].get<std::int64_t>();
   };
   HfMoeFields f;

@@ -79,6 +79,7 @@ void sync_parent_dir(const std::filesystem::path& path) {
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
+  check_replaceable_output(path, path.string());
   std::filesystem::path tmp = path;
   tmp += fmt::format(".tmp.{}", ::getpid());
   {

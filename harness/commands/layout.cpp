@@ -179,6 +179,16 @@ Shape parse_shape(const std::string& text) {
   }
   flush();
   if (shape.empty()) throw InputError(fmt::format("--shape '{}': no dimensions", text));
+  // Every index the transforms compute (expert * rows * cols + ...) must fit int64: bound each
+  // dimension and the element count (a 2^62 dimension printed "col -1" before).
+  constexpr std::int64_t kMaxDim = std::int64_t{1} << 31, kMaxElements = std::int64_t{1} << 48;
+  std::int64_t elements = 1;
+  for (const std::int64_t d : shape) {
+    if (d < 1 || d > kMaxDim) throw InputError(fmt::format("--shape '{}': dimension {} is not in [1, {}]", text, d, kMaxDim));
+    if (__builtin_mul_overflow(elements, d, &elements) || elements > kMaxElements) {
+      throw InputError(fmt::format("--shape '{}': more than {} elements", text, kMaxElements));
+    }
+  }
   return shape;
 }
 
@@ -236,9 +246,11 @@ void add_explain(CLI::App* layout_cmd, Action& action) {
   cmd->add_option("--tensor", o->tensor,
                   "Tensor name: read from --in, and tells tp-slice the tensor kind by its suffix")
       ->capture_default_str();
-  cmd->add_option("--expert", o->expert, "Expert of the element")->capture_default_str();
-  cmd->add_option("--row", o->row, "Row of the element (within its expert)")->required();
-  cmd->add_option("--col", o->col, "Column of the element (byte, or element for biases)")->required();
+  cmd->add_option("--expert", o->expert, "Expert of the element")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--row", o->row, "Row of the element (within its expert)")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--col", o->col, "Column of the element (byte, or element for biases)")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
   cmd->footer(
       "Examples:\n"
       "  # where does byte 35 of row 17 go in separated tiles, and what lands there?\n"

@@ -118,6 +118,10 @@ void add_matrix(CLI::App& app, Action& action) {
   cmd->add_option("--jobs,-j", opts->jobs, "Combinations run in parallel (0: every core; at most 256)")
       ->capture_default_str()
       ->check(job_count());
+  cmd->add_option("--max-memory", opts->max_memory_mib,
+                  "MiB the run may hold; an instance estimated above it is refused before anything is\n"
+                  "allocated (exit 2). Default: the memory available when the run starts")
+      ->check(CLI::Range(0.0, 1e12));
   auto out_dir = std::make_shared<std::string>("mxguard-out");
   cmd->add_option("--out", *out_dir,
                   "Output directory: results.jsonl (one line per finished combination), report.json,\n"

@@ -75,12 +75,23 @@ std::vector<fs::path> case_files_in(const fs::path& dir) {
   return files;
 }
 
-std::vector<int> ranks_of(const json& shape, int tp) {
+// Each rank checked against tp while still the JSON's own integer: narrowing first turned rank
+// 4294967297 into 1 at tp 2 (and 18446744073709551615 into -1).
+std::vector<int> ranks_of(const json& shape, int tp, const fs::path& file, const std::string& at) {
   std::vector<int> ranks;
   if (shape["ranks"].is_string()) {  // "all"
     for (int r = 0; r < tp; ++r) ranks.push_back(r);
-  } else {
-    for (const auto& r : shape["ranks"]) ranks.push_back(r.get<int>());
+    return ranks;
+  }
+  for (std::size_t i = 0; i < shape["ranks"].size(); ++i) {
+    const json& r = shape["ranks"][i];
+    const bool in_range = r.is_number_unsigned() ? r.get<std::uint64_t>() < static_cast<std::uint64_t>(tp)
+                                                 : r.is_number_integer() && r.get<std::int64_t>() >= 0 &&
+                                                       r.get<std::int64_t>() < tp;
+    if (!in_range) {
+      throw_case_error(file, fmt::format("{}/ranks/{}", at, i), fmt::format("a rank below tp = {}", tp), r.dump());
+    }
+    ranks.push_back(static_cast<int>(r.get<std::int64_t>()));
   }
   return ranks;
 }
@@ -88,13 +99,7 @@ std::vector<int> ranks_of(const json& shape, int tp) {
 // The checks of one shape entry the schema cannot state; returns its expansion.
 std::vector<ShapeSpec> expand_shape(const json& entry, const fs::path& file, const std::string& at) {
   const int tp = entry["tp"].get<int>();
-  const std::vector<int> ranks = ranks_of(entry, tp);
-  for (std::size_t i = 0; i < ranks.size(); ++i) {
-    if (ranks[i] >= tp) {
-      throw_case_error(file, fmt::format("{}/ranks/{}", at, i), fmt::format("a rank below tp = {}", tp),
-                       std::to_string(ranks[i]));
-    }
-  }
+  const std::vector<int> ranks = ranks_of(entry, tp, file, at);
   std::vector<ShapeSpec> out;
   if (entry.contains("model")) {
     for (int r : ranks) out.push_back(model_shape(entry["model"].get<std::string>(), tp, r));

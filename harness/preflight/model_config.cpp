@@ -21,8 +21,15 @@ std::int64_t positive_int(const nlohmann::json& doc, std::string_view label, con
   const auto it = doc.find(field);
   if (it == doc.end()) fail(label, fmt::format("field '{}' is missing", field));
   if (!it->is_number_integer()) fail(label, fmt::format("field '{}' = {} is not an integer", field, json_read::show(*it)));
+  // Compared as the JSON's own integer before narrowing (18446744073709551615 read as int64 is -1), and
+  // bounded so that every size product below stays far inside int64 (H_p printed negative before).
+  constexpr std::int64_t kMaxField = std::int64_t{1} << 24;
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxField)) {
+    fail(label, fmt::format("field '{}' = {} is above {}", field, it->get<std::uint64_t>(), kMaxField));
+  }
   const auto value = it->get<std::int64_t>();
   if (value <= 0) fail(label, fmt::format("field '{}' = {} must be positive", field, value));
+  if (value > kMaxField) fail(label, fmt::format("field '{}' = {} is above {}", field, value, kMaxField));
   return value;
 }
 

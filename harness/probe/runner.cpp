@@ -17,6 +17,7 @@
 #include "kernels/common/errors.hpp"
 #include "kernels/common/utc_time.hpp"
 #include "reports/probe_report.hpp"
+#include "reports/out_lock.hpp"
 
 namespace mxg::probe {
 
@@ -182,9 +183,8 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   const QuestionPlan plan = make_question_plan(c);
   const auto n = static_cast<std::int64_t>(plan.questions.size());
   if (c.baseline) report::load_probe_jsonl(*c.baseline);  // an unreadable baseline is an input error: say it now
-  std::error_code ec;
-  std::filesystem::create_directories(c.out_dir, ec);
-  if (ec) throw InputError(fmt::format("--out {}: cannot create the folder: {}", c.out_dir.string(), ec.message()));
+  // Exclusive for this run: two probes on one --out duplicated each other's questions.
+  const report::OutDirLock out_lock(c.out_dir, "--out");
 
   ProbeRun run;
   report::ProbeSummary& s = run.summary;
@@ -214,6 +214,7 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
     log(fmt::format("probe: --resume: {} answered questions reused from {}", reused, log_path.string()));
   }
   ProbeLog probe_log(log_path, !c.resume);
+  if (!probe_log.repair_note().empty()) log(fmt::format("probe: {}", probe_log.repair_note()));
 
   const auto finish = [&](ProbeVerdict v, std::string reason) -> ProbeRun& {
     for (const auto& d : done) {

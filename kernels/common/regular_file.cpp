@@ -18,6 +18,7 @@ namespace mxg {
 namespace {
 
 const char* kind_of(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symbolic link";
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISFIFO(mode)) return "a FIFO";
   if (S_ISCHR(mode)) return "a character device";
@@ -74,6 +75,13 @@ std::string read_regular_file(const std::filesystem::path& path, std::string_vie
   }
   ::close(fd);
   return bytes;
+}
+
+void check_replaceable_output(const std::filesystem::path& path, std::string_view label) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;  // absent (or unreachable: the write will say why)
+  if (S_ISREG(st.st_mode)) return;
+  throw InputError(fmt::format("{}: is {}; refusing to replace it with a regular file", label, kind_of(st.st_mode)));
 }
 
 }  // namespace mxg

@@ -23,4 +23,9 @@ inline std::string read_regular_file(const std::filesystem::path& path) {
   return read_regular_file(path, path.string());
 }
 
+// Outputs are written to a temporary sibling and renamed over `path`: that would silently replace a
+// device node, a FIFO, a symlink or a directory with a regular file (as root, `--out /dev/null` would
+// replace the device). Anything at `path` other than a regular file -> InputError "<label>: ...".
+void check_replaceable_output(const std::filesystem::path& path, std::string_view label);
+
 }  // namespace mxg

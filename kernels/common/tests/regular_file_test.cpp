@@ -66,3 +66,30 @@ TEST(RegularFile, DirectoryMissingAndOversizedNamed) {
 
 }  // namespace
 }  // namespace mxg
+
+namespace mxg {
+namespace {
+
+TEST(ReplaceableOutput, OnlyAbsentOrRegularPathsMayBeReplaced) {
+  // Reproduces "--out replaces a device node or a symlink with a regular file".
+  const auto dir = temp_dir();
+  EXPECT_NO_THROW(check_replaceable_output(dir / "new.json", "--out"));
+  std::ofstream(dir / "file") << "x";
+  EXPECT_NO_THROW(check_replaceable_output(dir / "file", "--out"));
+  std::filesystem::create_symlink(dir / "file", dir / "link");
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  for (const auto& [name, kind] : {std::pair{"link", "a symbolic link"}, std::pair{"fifo", "a FIFO"}}) {
+    try {
+      check_replaceable_output(dir / name, "--out x");
+      ADD_FAILURE() << name;
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), std::string("--out x: is ") + kind + "; refusing to replace it with a regular file");
+    }
+  }
+  EXPECT_THROW(check_replaceable_output("/dev/null", "--out"), InputError);
+  EXPECT_THROW(check_replaceable_output(dir, "--out"), InputError);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mxg
