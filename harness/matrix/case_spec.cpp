@@ -37,10 +37,12 @@ constexpr std::size_t kMaxCaseFileBytes = 16u << 20;
 
 json parse_case_file(const fs::path& file) {
   const std::string text = read_regular_file(file, file.string() + ": case file", kMaxCaseFileBytes);
+  std::string bounded_error;
   try {
     return json_read::parse(text, file.string());  // depth, size and duplicate keys bounded
   } catch (const InputError& bounded) {
     if (std::string_view(bounded.what()).find("not valid JSON") == std::string_view::npos) throw;
+    bounded_error = bounded.what();
   }
   // A syntax error: the bounded reader stopped before nesting got deep, so the plain parser stops at
   // the same byte; it is only used to tell the line and column.
@@ -57,6 +59,8 @@ json parse_case_file(const fs::path& file) {
       if (const auto colon = what.find(": ", at); colon != std::string::npos) what = what.substr(colon + 2);
     }
     throw InputError(fmt::format("{}:{}:{}: not valid JSON (byte {}): {}", file.string(), line, column, e.byte, what));
+  } catch (const json::exception&) {  // e.g. a number beyond double's range (a tolerance of 1e999)
+    throw InputError(bounded_error);
   }
 }
 

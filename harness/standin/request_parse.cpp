@@ -1,6 +1,9 @@
 // Parsing the SGLang and OpenAI generation request bodies into a GenerationRequest.
 #include "harness/standin/request_parse.hpp"
 
+#include "kernels/common/bounded_json.hpp"
+#include "kernels/common/errors.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 

@@ -22,6 +22,8 @@ struct Limits {
 // Parses `text`; any problem -> mxg::InputError "<source>: <what is wrong>" in one line.
 // `source` names the file, option or endpoint the text came from.
 nlohmann::json parse(std::string_view text, std::string_view source, const Limits& limits = {});
+// ordered_json looks keys up linearly (insertion order is a vector): for documents whose objects
+// hold a handful of keys; a safetensors header or any object with many members uses parse().
 nlohmann::ordered_json parse_ordered(std::string_view text, std::string_view source, const Limits& limits = {});
 
 // Reads a regular file (never blocks on a FIFO or a device) and parses it.

@@ -73,7 +73,7 @@ TEST(BoundedJson, ManyMembersParseInLinearTime) {
   for (int i = 0; i < 200'000; ++i) text += fmt::format("{}\"t{}\":{{\"s\":[1]}}", i ? "," : "", i);
   text += "}";
   const auto start = std::chrono::steady_clock::now();
-  const auto j = parse_ordered(text, "x");
+  const auto j = parse(text, "x");
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(j.size(), 200'000u);
   EXPECT_LT(s, 10.0);
