@@ -428,6 +428,14 @@ def run_probe(line, env, notes):
             run([MXGUARD, "probe", "--data", str(env.data), "--base-url", f"http://127.0.0.1:{env.port}",
                  "--out", str(base)], env, {0, 1})
         set_option(argv, "--baseline", str(base / "probe.jsonl"))
+    if "--agree-with" in argv:
+        # The reference run of --agree-with asks the same API the example does.
+        api = argv[argv.index("--api") + 1] if "--api" in argv else "sglang"
+        base = env.work / f"agree-baseline-{api}"
+        if not (base / "probe.jsonl").exists():
+            run([MXGUARD, "probe", "--data", str(env.data), "--base-url", f"http://127.0.0.1:{env.port}",
+                 "--api", api, "--out", str(base)], env, {0, 1})
+        set_option(argv, "--agree-with", str(base / "probe.jsonl"))
     if "--bisect" not in argv:
         set_option(argv, "--out", str(env.work / f"probe-{len(list(env.work.glob('probe-*')))}"))
     # A verdict either way (0 pass / 1 regression; with --bisect the same codes): not 2, 3, 129.
