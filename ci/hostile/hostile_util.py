@@ -85,6 +85,8 @@ class Standin:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
 
 class HostileServer:
@@ -151,7 +153,7 @@ class HostileCase(unittest.TestCase):
         os.mkfifo(p)
         return p
 
-    def data_file(self, n=20):
+    def data_file(self, n=250):
         p = self.path("data.jsonl")
         if not os.path.exists(p):
             r = run(["standin", "--make-data", str(n), "--out", p])

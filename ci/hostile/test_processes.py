@@ -24,17 +24,18 @@ class Signals(HostileCase):
         start = time.monotonic()
         p.send_signal(sig)
         try:
-            p.wait(15)
+            _, err = p.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             p.kill()
-            p.wait()
+            p.communicate()
             self.fail(f"signal {sig} ignored during --wait-ready (H4)")
         self.assertLess(time.monotonic() - start, 10)
+        self.last_stderr = err
         return p.returncode
 
     def test_sigterm_and_sigint_end_wait_ready_as_interrupted(self):
-        self.assertEqual(self._wait_ready_then(signal.SIGTERM), 130)
-        self.assertEqual(self._wait_ready_then(signal.SIGINT), 130)
+        self.assertEqual(self._wait_ready_then(signal.SIGTERM), 130, self.last_stderr[-400:])
+        self.assertEqual(self._wait_ready_then(signal.SIGINT), 130, self.last_stderr[-400:])
 
     def test_bisect_interrupted_aborts(self):
         self.assertEqual(self._wait_ready_then(signal.SIGTERM, ["--bisect"]), 129)
@@ -82,7 +83,9 @@ class Concurrency(HostileCase):
             data = self.data_file()
             r = run(probe_args("http://127.0.0.1:9", data, out))
             self.assert_input_error(r, "--out", f"pid {os.getpid()}")
-            r = run(["matrix", "--out", out, "--filter", "none-such"])
+            from test_matrix_runs import case
+            cases = self.write("c.json", json.dumps(case("hostile-lock", [1])))
+            r = run(["matrix", "--cases", cases, "--out", out])
             self.assert_input_error(r, "--out", f"pid {os.getpid()}")
         finally:
             os.close(fd)
@@ -90,10 +93,10 @@ class Concurrency(HostileCase):
     def test_concurrent_probes_do_not_duplicate_questions(self):
         data = self.data_file(30)
         out = self.path("o")
-        with Standin("--data", data, "--latency-ms", "50") as s:
+        with Standin("--data", data, "--latency-ms", "1500") as s:
             procs = [subprocess.Popen([MXGUARD, *probe_args(s.url, data, out, "--num-questions", "20")],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-            codes = sorted(p.wait(120) for p in procs)
+            codes = sorted(p.communicate(timeout=120) and p.returncode for p in procs)
         self.assertIn(2, codes)  # one of them was refused
         with open(os.path.join(out, "probe.jsonl")) as f:
             indices = [json.loads(line)["index"] for line in f if line.strip()]

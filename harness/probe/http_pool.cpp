@@ -111,12 +111,12 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
-// Options that stay the same for every request an easy handle makes.
-// Progress callback: a non-zero return aborts the transfer.
+// Progress callback: a non-zero return aborts the transfer (HttpPoolOptions::cancel).
 int on_progress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
 }
 
+// Options that stay the same for every request an easy handle makes.
 void set_fixed_options(CURL* e, const HttpPoolOptions& o, curl_slist* headers, Exchange* ex, double timeout_s) {
   if (o.cancel != nullptr) {
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);

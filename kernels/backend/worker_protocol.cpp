@@ -35,9 +35,9 @@ json parse_message(std::string_view line, std::string_view type) {
   }
   json j;
   try {
-    j = json_read::parse(line, type, json_read::Limits{.max_bytes = kMaxLineBytes, .max_depth = kMaxDepth});
+    j = json_read::parse(line, "not a JSON line", json_read::Limits{.max_bytes = kMaxLineBytes, .max_depth = kMaxDepth});
   } catch (const InputError& e) {
-    throw InputError(fmt::format("{}: '{}'", e.what(), cut(line)));
+    throw InputError(fmt::format("{}: {}: '{}'", type, e.what(), cut(line)));
   }
   if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object, got '{}'", type, cut(line)));
   const auto t = j.find("type");
