@@ -58,3 +58,27 @@ class MatrixResume(HostileCase):
         a = self._case_file("a", case("hostile-a", [1]))
         f = self.write("a-file", "x")
         self.assert_input_error(run(["matrix", "--cases", a, "--out", f]), "--out")
+
+
+class MatrixInterrupt(HostileCase):
+    def test_ctrl_c_does_not_wait_for_a_running_external_command(self):
+        """H8: SIGINT used to wait for the running external command up to --timeout."""
+        import signal
+        import subprocess
+        import time
+        from hostile_util import MXGUARD
+        cases = self.write("a.json", json.dumps(case("hostile-int", [1])))
+        p = subprocess.Popen([MXGUARD, "matrix", "--cases", cases, "--out", self.path("o"), "--backend", "external",
+                              "--kernel-cmd", "sleep 300 # {in} {out}", "--timeout", "600", "--jobs", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        start = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        try:
+            _, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("matrix still waiting for the external command 30 s after SIGINT")
+        self.assertLess(time.monotonic() - start, 15)
+        self.assertEqual(p.returncode, 130, err[-400:])

@@ -1,6 +1,8 @@
 // `mxguard preflight`: predict what SGLang will do to a model's MoE weights on the ROCm AITER MXFP4
 // path (from config.json, parallel sizes and environment) and flag known-bad combinations, before
 // any GPU is touched.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -49,6 +51,13 @@ void annotate_for_ci(const preflight::Verdict& v) {
   }
   const char* path = std::getenv("GITHUB_STEP_SUMMARY");
   if (path == nullptr || *path == '\0') return;
+  // fopen of a FIFO without a reader would block: only a regular file (or none yet) is appended to.
+  struct stat st {};
+  if (::stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    fmt::print(stderr, "mxguard preflight: warning: cannot append to $GITHUB_STEP_SUMMARY ({}: not a regular file)\n",
+               path);
+    return;
+  }
   std::FILE* f = std::fopen(path, "a");
   if (f == nullptr || std::fputs(summary.c_str(), f) < 0) {
     fmt::print(stderr, "mxguard preflight: warning: cannot append to $GITHUB_STEP_SUMMARY ({})\n", path);
