@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
 #include "reports/jsonl.hpp"
@@ -114,11 +115,7 @@ std::vector<ProbeToken> parse_tokens(const nlohmann::json& j) {
 
 ProbeQuestionRecord parse_probe_line(std::string_view line) {
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("not JSON ({})", e.what()));
-  }
+  j = json_read::parse(line, "not JSON");  // bounded depth and size
   if (!j.is_object()) throw InputError("not a JSON object");
   if (const auto schema = field<int>(j, "schema"); schema != kProbeSchema) {
     throw InputError(fmt::format("field 'schema' is {}, this mxguard reads {}", schema, kProbeSchema));

@@ -20,6 +20,7 @@
 #include "kernels/common/errors.hpp"
 #include "kernels/common/utc_time.hpp"
 #include "reports/probe_report.hpp"
+#include "reports/out_lock.hpp"
 
 namespace mxg::probe {
 
@@ -233,9 +234,8 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
       throw InputError(fmt::format("--agree-with: {}", e.what()));
     }
   }
-  std::error_code ec;
-  std::filesystem::create_directories(c.out_dir, ec);
-  if (ec) throw InputError(fmt::format("--out {}: cannot create the folder: {}", c.out_dir.string(), ec.message()));
+  // Exclusive for this run: two probes on one --out duplicated each other's questions.
+  const report::OutDirLock out_lock(c.out_dir, "--out");
 
   ProbeRun run;
   report::ProbeSummary& s = run.summary;
@@ -265,6 +265,7 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
     log(fmt::format("probe: --resume: {} answered questions reused from {}", reused, log_path.string()));
   }
   ProbeLog probe_log(log_path, !c.resume);
+  if (!probe_log.repair_note().empty()) log(fmt::format("probe: {}", probe_log.repair_note()));
 
   // When a sequential rule stops the run, the summary counts exactly the answers it read (positions up
   // to `counted_through`), so the accuracy printed beside the verdict is the one it decided on; answers
@@ -291,24 +292,31 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
     return run;
   };
 
-  // Readiness, identity, warm-up: failures here are the environment's, before any question.
+  // Readiness, identity, warm-up: failures here are the environment's, before any question. A signal
+  // here aborts the transfer in flight (http.cancel) and ends the run as interrupted (exit 130).
+  HttpPoolOptions setup_http = c.http;
+  setup_http.cancel = hooks.interrupted;
   try {
     if (c.wait_ready_s > 0) {
       log(fmt::format("probe: waiting up to {:.0f} s for {} to become ready", c.wait_ready_s, c.http.base_url));
       try {
-        wait_ready(c.http, c.wait_ready_s, 1.0, log);
+        wait_ready(setup_http, c.wait_ready_s, 1.0, log);
       } catch (const InfraError&) {
-        run.server_not_ready = true;
+        run.server_not_ready = !interrupted();
         throw;
       }
     }
-    const ServerIdentity id = discover_server(c.http, c.api, c.model, c.api_key_env);
+    const ServerIdentity id = discover_server(setup_http, c.api, c.model, c.api_key_env);
     s.server = {{"model", id.model}, {"base_url", c.http.base_url}, {"api", std::string(api_name(c.api))}};
     if (id.model_info) s.server["model_info"] = *id.model_info;
     if (id.models) s.server["models"] = *id.models;
     log(fmt::format("probe: server {} serves '{}' ({} API)", c.http.base_url, id.model, api_name(c.api)));
     if (c.warmup) warm_up(c, id.model, plan.shot_prefix);
   } catch (const InfraError& e) {
+    if (interrupted()) {
+      s.stop_reason = "interrupted";
+      return finish(ProbeVerdict::Interrupted, "interrupted before the first question");
+    }
     s.stop_reason = "no question asked: the server is not usable";
     return finish(ProbeVerdict::Infra, e.what());
   }
