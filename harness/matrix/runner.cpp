@@ -26,6 +26,7 @@
 #include "harness/matrix/evaluate.hpp"
 #include "harness/matrix/ggml/ggml_instance_run.hpp"
 #include "harness/matrix/instance.hpp"
+#include "harness/matrix/memory_estimate.hpp"
 #include "harness/matrix/mutants.hpp"
 #include "harness/matrix/progress.hpp"
 #include "harness/matrix/reference_run.hpp"
@@ -37,6 +38,7 @@
 #include "reports/html/html_report.hpp"
 #include "reports/json_io.hpp"
 #include "reports/jsonl.hpp"
+#include "reports/out_lock.hpp"
 #include "reports/junit.hpp"
 #include "reports/markdown.hpp"
 
@@ -155,8 +157,9 @@ std::unique_ptr<FusedMoeBackend> Runner::make_worker_backend(std::optional<int> 
   // so a crash or GPU fault is the ERROR of the combination it was running and the next one gets a
   // fresh worker. The worker reports the real backend's kernel and device in its hello.
   WorkerBackendSettings w;
-  w.command = fmt::format("exec '{}' kernel worker --backend '{}' --threads {}", opt_.self_exe.string(), opt_.backend,
-                          o.threads);
+  w.command = fmt::format("exec '{}' kernel worker --backend '{}' --threads {} --pad-convention {}{}",
+                          opt_.self_exe.string(), opt_.backend, o.threads, pad_convention_name(o.pad_convention),
+                          o.kernel_mutant.empty() ? "" : fmt::format(" --kernel-mutant '{}'", o.kernel_mutant));
   w.backend_name = opt_.backend;
   w.timeout_seconds = o.timeout_seconds;
   w.rss_limit_bytes = o.worker_rss_limit_bytes;
@@ -172,8 +175,10 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
   report::CombinationResult r = result_header(inst, combination_id(combo), dimension_map(combo));
   if (!mutant.empty()) r.id += "/mutant=" + mutant;
   r.mutant = mutant;
-  r.scenarios = mutant.empty() ? realised_scenarios(scenarios_, combo, ctx.geometry) : std::vector<std::string>{};
-  const Derivation d = derive(combo, ctx.geometry);
+  r.scenarios = mutant.empty()
+                    ? realised_scenarios(scenarios_, combo, ctx.geometry, opt_.backend_options.pad_convention)
+                    : std::vector<std::string>{};
+  const Derivation d = derive(combo, ctx.geometry, opt_.backend_options.pad_convention);
   r.expected_consistent = d.consistent && mutant.empty();
   r.derivation = mutant.empty() ? d.reason : "mutant " + mutant + " breaks the kernel's read";
   const BackendInfo info = backend.info();
@@ -197,6 +202,16 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
     r.message = e.what();
   }
   return r;
+}
+
+// Result ids of every planned combination (mutant ids are these plus "/mutant=NAME").
+std::set<std::string> planned_ids(const std::vector<Planned>& plan) {
+  std::set<std::string> ids;
+  for (const auto& pl : plan) {
+    for (const auto& c : pl.combos) ids.insert(result_id(*pl.instance, combination_id(c)));
+    for (const auto& c : pl.ggml_combos) ids.insert(result_id(*pl.instance, ggml::combination_id(c)));
+  }
+  return ids;
 }
 
 // The ggml kernel runs in process with its own thread pool (`threads` = --jobs), one combination
@@ -324,6 +339,13 @@ int Runner::run() {
   const int jobs = !opt_.devices.empty() ? static_cast<int>(opt_.devices.size())
                    : opt_.jobs > 0      ? opt_.jobs
                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  {
+    // Before anything is allocated: an instance that cannot fit is an input error naming its fields.
+    std::vector<Instance> planned;
+    for (const auto& pl : plan) planned.push_back(*pl.instance);
+    const bool given = opt_.max_memory_mib > 0;
+    check_memory(planned, jobs, given ? opt_.max_memory_mib * 1048576.0 : default_memory_limit_bytes(), given);
+  }
   std::vector<std::unique_ptr<FusedMoeBackend>> backends;
   if (family == "ggml" && !ggml::ggml_kernel_available()) {
     throw InfraError("--backend ggml: this mxguard was built without the ggml source (run ci/fetch-llama-cpp, "
@@ -331,17 +353,36 @@ int Runner::run() {
   }
   if (family == "aiter") backends = make_backends(jobs);
 
-  std::filesystem::create_directories(opt_.out_dir);
+  // Exclusive for this run: a second run on the same --out would delete or interleave our results.
+  const report::OutDirLock out_lock(opt_.out_dir, "--out");
   const auto log_path = opt_.out_dir / "results.jsonl";
   if (opt_.resume && std::filesystem::exists(log_path)) {
     auto loaded = report::load_results_jsonl(log_path);
     for (const auto& w : loaded.warnings) fmt::print(stderr, "mxguard matrix: {}\n", w);
+    // Only this run's combinations count, each once (the last line of an id wins): a log written with
+    // other --cases, --filter or --seed, or holding a combination twice, must not inflate the totals.
+    const std::set<std::string> planned = planned_ids(plan);
+    std::map<std::string, report::CombinationResult> kept;
+    std::int64_t foreign = 0;
     for (auto& r : loaded.results) {
-      if (r.verdict == report::Verdict::Error) continue;  // errors are re-run
-      done_ids_.insert(r.id);
+      const auto mutant_at = r.id.find("/mutant=");
+      const std::string base = mutant_at == std::string::npos ? r.id : r.id.substr(0, mutant_at);
+      if (!planned.count(base) || (mutant_at != std::string::npos && !opt_.mutants)) {
+        ++foreign;
+        continue;
+      }
+      if (r.verdict == report::Verdict::Error) {  // errors are re-run
+        kept.erase(r.id);
+        continue;
+      }
+      kept.insert_or_assign(r.id, std::move(r));
+    }
+    for (auto& [id, r] : kept) {
+      done_ids_.insert(id);
       results_.push_back(std::move(r));
     }
-    fmt::print(stderr, "mxguard matrix: resuming, {} results already in {}\n", done_ids_.size(), log_path.string());
+    fmt::print(stderr, "mxguard matrix: resuming, {} results already in {}{}\n", done_ids_.size(), log_path.string(),
+               foreign ? fmt::format(" ({} lines of other combinations ignored)", foreign) : "");
   } else {
     std::filesystem::remove(log_path);
   }
@@ -387,7 +428,7 @@ int Runner::run() {
     if (opt_.mutants) {
       std::vector<Combination> consistent;
       for (const auto& c : pl.combos)
-        if (derive(c, ctx.geometry).consistent) consistent.push_back(c);
+        if (derive(c, ctx.geometry, opt_.backend_options.pad_convention).consistent) consistent.push_back(c);
       for (const auto& mu : builtin_mutants()) {
         // A resumed run skips mutant runs it already has, like any other finished combination.
         std::vector<Combination> mutant_todo;
@@ -406,7 +447,7 @@ int Runner::run() {
         const auto& item = items[i];
         FusedMoeProblem prepared;
         try {
-          prepared = prepare_problem(slice, item.group.buffers, inst.shape);
+          prepared = prepare_problem(slice, item.group.buffers, inst.shape, opt_.backend_options.pad_convention);
         } catch (const std::exception& e) {
           for (const auto& c : item.group.members) {
             report::CombinationResult r = result_header(inst, combination_id(c), dimension_map(c));

@@ -168,6 +168,9 @@ Plan plan_sglang(const PlanRequest& r) {
         c.padding == matrix::Padding::Correct ? t.intermediate_padded - t.units_loaded : t.intermediate_pad;
     row.used = t.intermediate_padded - row.intermediate_pad;
     row.dropped = std::max<std::int64_t>(0, row.loaded - row.used);
+    row.used_granule =
+        t.intermediate_padded - effective_pads(PadConvention::Granule, t.hidden_pad, row.intermediate_pad).intermediate_pad;
+    row.dropped_granule = std::max<std::int64_t>(0, row.loaded - row.used_granule);
     p.ranks.push_back(row);
     p.hidden_padded = t.hidden_padded;
     p.hidden_pad = t.hidden_pad;
@@ -202,6 +205,13 @@ Plan plan_sglang(const PlanRequest& r) {
                                             p.gu_interleave ? "true" : "false", p.gu_interleave_source)
                               : fmt::format("{} ({} not consulted)", gate_mode_name(c.gate_mode), kGuInterleaveEnv),
                      gate_source});
+  p.dispatch = predict_aiter_dispatch(c.gate_mode, r0.intermediate_padded, p.hidden_padded, p.experts_per_rank,
+                                      r.model.experts_per_token);
+  p.steps.push_back({"AITER kernel",
+                     fmt::format("decode (T < 256): {}; prefill (T >= 256): {}", p.dispatch.decode.kernels,
+                                 p.dispatch.prefill.kernels),
+                     "ROCm/aiter e4048607 aiter/fused_moe.py _fused_moe_impl, get_2stage_cfgs; "
+                     "configs/model_configs/gptoss_*_tuned_fmoe.csv (read, not run)"});
 
   // What a static look cannot confirm.
   if (const auto v = env_value(r.env, kUseAiterEnv); !v) {
@@ -229,8 +239,12 @@ Plan plan_sglang(const PlanRequest& r) {
   }
   p.notes.push_back("GPU architecture assumed gfx950 (MI35x): SGLang pre-shuffles MXFP4 MoE weights only where "
                     "is_gfx95_supported(); elsewhere the weights stay unshuffled");
-  p.notes.push_back("which AITER kernel runs (FlyDSL / CK, fp4x2 / bf16 activations, tuned CSV rows) depends on the "
-                    "AITER build and the token count and is not predicted");
+  p.notes.push_back(
+      r.kernel_pads
+          ? fmt::format("the AITER kernel is assumed to read the pads the {} way (--kernel-pad-convention)",
+                        pad_convention_name(*r.kernel_pads))
+          : "the AITER kernel step is AITER e4048607's dispatcher as read; another AITER build (its tuned CSVs, "
+            "its FlyDSL pad handling) may pick otherwise, so pad hazards that depend on it are warnings");
   return p;
 }
 

@@ -6,10 +6,13 @@
 #include <chrono>
 #include <iterator>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/seconds.hpp"
 
 namespace mxg::probe {
 namespace {
@@ -31,6 +34,16 @@ std::string snippet(std::string_view body) {
 // Serialises with invalid UTF-8 replaced (a prompt is user data; dump() would otherwise throw).
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+void add_logprobs_request(json& j, Api a, int top_logprobs) {
+  if (top_logprobs <= 0) return;
+  if (a == Api::Chat) {
+    j["logprobs"] = true;
+    j["top_logprobs"] = top_logprobs;
+  } else {
+    j["logprobs"] = top_logprobs;  // the completions API: an integer, the number of alternatives
+  }
+}
+
 void add_openai_sampling(json& j, const SamplingParams& p) {
   j["max_tokens"] = p.max_new_tokens;
   j["temperature"] = p.temperature;
@@ -48,10 +61,12 @@ void add_openai_sampling(json& j, const SamplingParams& p) {
 }
 
 std::optional<json> parse_json(std::string_view body, std::string& error) {
+  // Bounded: a reply of 100,000 nested arrays is a malformed reply, not a stack overflow. Servers may
+  // repeat a key; the reply is read as the last one wins, like their own clients do.
   try {
-    return json::parse(body);
-  } catch (const json::parse_error& e) {
-    error = fmt::format("malformed JSON at byte {}", e.byte);
+    return json_read::parse(body, "reply", json_read::Limits{.max_bytes = body.size(), .allow_duplicate_keys = true});
+  } catch (const InputError& e) {
+    error = fmt::format("malformed JSON ({})", json_read::clip(e.what(), 160));
     return std::nullopt;
   }
 }
@@ -142,12 +157,72 @@ ParsedGeneration parse_openai(const json& j, Api a) {
     }
   }
   if (const auto fr = c0.find("finish_reason"); fr != c0.end()) g.finish_reason = finish_reason_of(*fr);
+  if (const auto lp = c0.find("logprobs"); lp != c0.end()) {
+    std::string error;
+    g.tokens = parse_logprobs(*lp, error);  // a malformed list loses the logprobs, not the answer
+  }
   if (const auto usage = j.find("usage"); usage != j.end() && usage->is_object()) {
     g.prompt_tokens = integer_field(*usage, "prompt_tokens");
     g.completion_tokens = integer_field(*usage, "completion_tokens");
   }
   r.generation = std::move(g);
   return r;
+}
+
+// {"token": "x", "logprob": -0.1} -> ("x", -0.1); anything else -> nullopt.
+std::optional<std::pair<std::string, double>> token_entry(const json& e) {
+  if (!e.is_object()) return std::nullopt;
+  const auto t = e.find("token");
+  const auto lp = e.find("logprob");
+  if (t == e.end() || !t->is_string() || lp == e.end() || !lp->is_number()) return std::nullopt;
+  return std::pair{t->get<std::string>(), lp->get<double>()};
+}
+
+// {"content": [{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, ...]}
+std::vector<report::ProbeToken> parse_content_logprobs(const json& content, std::string& error) {
+  std::vector<report::ProbeToken> out;
+  for (const json& e : content) {
+    const auto chosen = token_entry(e);
+    if (!chosen) {
+      error = fmt::format("logprobs.content[{}] has no 'token' string and 'logprob' number", out.size());
+      return {};
+    }
+    report::ProbeToken t{chosen->first, chosen->second, {}};
+    if (const auto top = e.find("top_logprobs"); top != e.end() && top->is_array()) {
+      for (const json& alt : *top)
+        if (const auto a = token_entry(alt)) t.top.push_back(*a);
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// OpenAI's legacy completions shape: parallel arrays, alternatives as {token: logprob} objects.
+std::vector<report::ProbeToken> parse_legacy_logprobs(const json& lp, std::string& error) {
+  const auto tokens = lp.find("tokens");
+  const auto values = lp.find("token_logprobs");
+  if (tokens == lp.end() || !tokens->is_array() || values == lp.end() || !values->is_array() ||
+      values->size() != tokens->size()) {
+    error = "logprobs has neither 'content' nor matching 'tokens' and 'token_logprobs' arrays";
+    return {};
+  }
+  const auto top = lp.find("top_logprobs");
+  std::vector<report::ProbeToken> out;
+  for (std::size_t i = 0; i < tokens->size(); ++i) {
+    if (!(*tokens)[i].is_string()) {
+      error = fmt::format("logprobs.tokens[{}] is not a string", i);
+      return {};
+    }
+    const json& v = (*values)[i];
+    report::ProbeToken t{(*tokens)[i].get<std::string>(), v.is_number() ? v.get<double>() : 0.0, {}};
+    if (top != lp.end() && top->is_array() && i < top->size() && (*top)[i].is_object()) {
+      for (const auto& [text, alt] : (*top)[i].items())
+        if (alt.is_number()) t.top.emplace_back(text, alt.get<double>());
+      std::ranges::stable_sort(t.top, [](const auto& x, const auto& y) { return x.second > y.second; });
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 std::string describe_attempt(const HttpAttempt& a) {
@@ -236,11 +311,13 @@ std::string generation_body(Api a, const std::string& model, const std::string& 
       j["model"] = model;
       j["prompt"] = prompt;
       add_openai_sampling(j, p);
+      add_logprobs_request(j, a, p.top_logprobs);
       break;
     case Api::Chat:
       j["model"] = model;
       j["messages"] = json::array({{{"role", "user"}, {"content", prompt}}});
       add_openai_sampling(j, p);
+      add_logprobs_request(j, a, p.top_logprobs);
       break;
   }
   return dump(j);
@@ -255,6 +332,23 @@ ParsedGeneration parse_generation(Api a, std::string_view body) {
     return r;
   }
   return a == Api::Sglang ? parse_sglang(*j) : parse_openai(*j, a);
+}
+
+std::vector<report::ProbeToken> parse_logprobs(const json& logprobs, std::string& error) {
+  if (logprobs.is_null()) return {};
+  if (!logprobs.is_object()) {
+    error = fmt::format("logprobs is a JSON {}, not an object", logprobs.type_name());
+    return {};
+  }
+  if (const auto content = logprobs.find("content"); content != logprobs.end()) {
+    if (content->is_null()) return {};
+    if (!content->is_array()) {
+      error = "logprobs.content is not an array";
+      return {};
+    }
+    return parse_content_logprobs(*content, error);
+  }
+  return parse_legacy_logprobs(logprobs, error);
 }
 
 std::string server_error_message(std::string_view body) {
@@ -272,7 +366,7 @@ std::string server_error_message(std::string_view body) {
       return m->get<std::string>();
     if (const auto d = j->find("detail"); d != j->end()) {
       // FastAPI puts a string here, or a list of validation problems.
-      return d->is_string() ? d->get<std::string>() : snippet(dump(*d));
+      return d->is_string() ? d->get<std::string>() : json_read::show(*d, kSnippetBytes);
     }
   }
   return snippet(body);
@@ -296,7 +390,7 @@ ServerIdentity discover_server(const HttpPoolOptions& options, Api a, const std:
     const auto mp = info.is_object() ? info.find("model_path") : info.end();
     if (!info.is_object() || mp == info.end() || !mp->is_string() || mp->get<std::string>().empty())
       throw InfraError(fmt::format("GET {}/get_model_info: no 'model_path' in the answer: {}", options.base_url,
-                                   snippet(dump(info))));
+                                   json_read::show(info, kSnippetBytes)));
     id.model = model_override.value_or(mp->get<std::string>());
     id.model_info = std::move(info);
     id.models = get_json_if_served(options, "/v1/models");
@@ -305,7 +399,7 @@ ServerIdentity discover_server(const HttpPoolOptions& options, Api a, const std:
     const std::string first = first_model_id(models);
     if (first.empty() && !model_override)
       throw InfraError(fmt::format("GET {}/v1/models: no model id in 'data[].id': {}", options.base_url,
-                                   snippet(dump(models))));
+                                   json_read::show(models, kSnippetBytes)));
     id.model = model_override.value_or(first);
     id.models = std::move(models);
     id.model_info = get_json_if_served(options, "/get_model_info");
@@ -318,7 +412,7 @@ void wait_ready(const HttpPoolOptions& options, double seconds, double poll_inte
   using Clock = std::chrono::steady_clock;
   static constexpr const char* kEndpoints[] = {"/health_generate", "/health", "/v1/models"};
   const Clock::time_point deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(0.0, seconds)));
+      Clock::now() + seconds_to_duration(seconds);
   // Endpoints that answered 404 are not served and are skipped from then on. Any other answer is not
   // a choice of endpoint: llama.cpp's server answers 503 on every path, unknown ones included, while
   // it loads the model, and 404 on /health_generate once it is ready.
@@ -335,16 +429,24 @@ void wait_ready(const HttpPoolOptions& options, double seconds, double poll_inte
         continue;
       }
       if (a.curl_code == 0 && a.status == 200) return;
+      // A URL curl cannot use (1 unsupported protocol, 3 malformed) never becomes ready: that is the
+      // user's --base-url, not a server still loading (which a bisect would skip the commit for).
+      if (a.curl_code == 1 || a.curl_code == 3)
+        throw InputError(fmt::format("--base-url {}: {}", options.base_url, describe_attempt(a)));
       last = fmt::format("GET {}: {}", kEndpoints[i], describe_attempt(a));
       break;  // unreachable or not ready: the other endpoints would say the same
     }
     const Clock::time_point now = Clock::now();
+    if (options.cancel && options.cancel->load())
+      throw InfraError(fmt::format("interrupted while waiting for {} to become ready", options.base_url));
     if (seconds <= 0 || now >= deadline)
       throw InfraError(fmt::format("server {} not ready after {:.1f} s: {}", options.base_url, std::max(0.0, seconds), last));
     if (progress) progress(fmt::format("waiting for {}: {}", options.base_url, last));
-    const auto nap = std::min(deadline - now, std::chrono::duration_cast<Clock::duration>(
-                                                   std::chrono::duration<double>(std::max(0.001, poll_interval_s))));
-    std::this_thread::sleep_for(nap);
+    // Nap in short steps so that SIGINT/SIGTERM (options.cancel) ends the wait at once.
+    const Clock::time_point wake = now + std::min(deadline - now, seconds_to_duration(std::max(0.001, poll_interval_s)));
+    while (Clock::now() < wake && !(options.cancel && options.cancel->load())) {
+      std::this_thread::sleep_for(std::min<Clock::duration>(wake - Clock::now(), std::chrono::milliseconds(50)));
+    }
   }
 }
 
