@@ -163,8 +163,8 @@ void add_preflight_command(CLI::App& app, Action& action) {
                   "How the AITER kernel that runs reads the pads, when known: exact (FlyDSL) | granule\n"
                   "(CK-tile: rounded down to 64 / 128). Unset: AITER's dispatcher decides (a WARN, not BAD)")
       ->check(CLI::IsMember({"exact", "granule"}));
-  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none)")
-      ->capture_default_str();
+  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none;\n"
+                  "default: cases/scenarios.json in the mxguard data directory)");
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema mxguard.preflight/1)");
   cmd->footer(
       "Examples (the incident's three configurations):\n"
