@@ -39,6 +39,7 @@ SKIP = 77  # CTest's SKIP_RETURN_CODE for these tests
 QUESTIONS = 20      # --agree-with must catch the corrupted model within this many prompts
 NEW_TOKENS = 16     # per answer: enough tokens for divergences to show, few enough to be fast
 TOP_K = 5
+MODEL_ALIAS = "mxg-tiny-gpt-oss"  # the name llama-server gives in /v1/models
 
 
 def build_server() -> tuple[Path | None, str]:
@@ -71,7 +72,7 @@ class Server:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port), "-t", str(threads),
-             "-np", str(slots), "-c", str(ctx), "--no-webui"],
+             "-np", str(slots), "-c", str(ctx), "--no-webui", "--alias", MODEL_ALIAS],
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self):
@@ -144,7 +145,7 @@ class LlamaServerProbe(unittest.TestCase):
     def check_answers(self, summary, records, api: str):
         self.assertEqual(summary["answered"], QUESTIONS)
         self.assertEqual(summary["errors"], 0)
-        self.assertEqual(summary["server"]["model"], "tiny.gguf")  # discovered from /v1/models
+        self.assertEqual(summary["server"]["model"], MODEL_ALIAS)  # discovered from /v1/models
         self.assertEqual(len(records), QUESTIONS)
         for rec in records:
             self.assertEqual(rec["error"], "")
@@ -189,9 +190,10 @@ class LlamaServerProbe(unittest.TestCase):
 
     def test_a_request_past_its_timeout_is_an_infrastructure_failure_not_a_wrong_answer(self):
         s = self.server(self.tiny, slots=1)
-        _, summary, records = self.probe(s, "timeout", "--api", "completions", "--timeout", "0.3", "--retries", "1",
+        # 4,000 tokens take seconds even for this model; discovery (/v1/models) answers well within 1 s.
+        _, summary, records = self.probe(s, "timeout", "--api", "completions", "--timeout", "1", "--retries", "1",
                                          "--retry-delay", "0.1", "--no-warmup", expect=3, questions=3,
-                                         new_tokens=3000)
+                                         new_tokens=4000)
         self.assertEqual(summary["verdict"], "INFRA")
         self.assertEqual(summary["answered"], 0)
         failed = [rec for rec in records if rec["error"]]
