@@ -291,7 +291,7 @@ def set_option(argv, name, value):
         argv += [name, value]
 
 
-def run_matrix(line, env, notes):
+def run_matrix(line, env, notes, expected=frozenset({0})):
     argv = argv_of(line, env)
     if "--backend" in argv and argv[argv.index("--backend") + 1] == "hip":
         # hip runs in persistent worker processes by default; host does so with --isolate.
@@ -301,7 +301,7 @@ def run_matrix(line, env, notes):
     out = env.work / f"matrix-{len(list(env.work.glob('matrix-*')))}"
     set_option(argv, "--out", str(out))
     argv += small_shard(argv, env, notes)
-    run(argv, env, {0}, timeout=900)
+    run(argv, env, expected, timeout=900)
     counts = json.loads((out / "report.json").read_text())["totals"]["counts"]
     ran = sum(counts.values())
     if counts["ERROR"] or ran == 0:
@@ -508,6 +508,9 @@ RULES = [
     (r"mxguard .*--help\b", run_plain({0})),
     (r"mxguard (diagnose|reference) .*(--checkpoint|\.\.\.)", not_here(
         "needs a GPT-OSS checkpoint; the diagnose and reference tests run these commands on synthetic ones")),
+    # A kernel mutant is a kernel with an incident's bug built in: the matrix must FAIL it (exit 1),
+    # unless the shard that runs here holds none of the combinations the bug shows in.
+    (r"mxguard matrix .*--kernel-mutant", lambda line, env, notes: run_matrix(line, env, notes, {0, 1})),
     (r"mxguard matrix\b", run_matrix),
     (r"mxguard report\b", run_report),
     (r"mxguard kernel run\b", run_kernel),
