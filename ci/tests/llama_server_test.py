@@ -153,9 +153,12 @@ class LlamaServerProbe(unittest.TestCase):
             self.assertTrue(tokens, f"{api}: no logprobs recorded")
             for text, logprob, top in tokens:
                 self.assertEqual(len(top), TOP_K, f"{api}: {top}")
-                # Greedy decoding: the chosen token is the most likely one, with the same logprob.
-                self.assertEqual(top[0][0], text)
+                # Greedy decoding: the chosen token is the most likely one, with the same logprob. (In
+                # chat answers llama-server may give a chosen token an empty text: the text it held
+                # back while matching stop strings. The logprob still says which token it was.)
                 self.assertAlmostEqual(top[0][1], logprob, places=4)
+                if api == "completions":
+                    self.assertEqual(top[0][0], text)
                 self.assertEqual([lp for _, lp in top], sorted((lp for _, lp in top), reverse=True))
             if api == "completions" and rec["finish_reason"] == "length":
                 self.assertEqual(len(tokens), rec["completion_tokens"])
@@ -177,7 +180,7 @@ class LlamaServerProbe(unittest.TestCase):
     def test_readiness_waits_for_health_and_a_dead_port_is_infrastructure(self):
         port = free_port()
         r = subprocess.run([MXGUARD, "probe", "--data", str(self.data), "--base-url", f"http://127.0.0.1:{port}",
-                            "--api", "completions", "--wait-ready", "1", "--out", str(self.work / "dead")],
+                            "--api", "completions", "--wait-ready", "1", "--num-questions", "2", "--out", str(self.work / "dead")],
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
         self.assertIn("not ready", r.stdout + r.stderr)
