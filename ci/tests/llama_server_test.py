@@ -129,9 +129,12 @@ class LlamaServerProbe(unittest.TestCase):
     def probe(self, server: Server, name: str, *args: str, expect: int, questions=QUESTIONS, new_tokens=NEW_TOKENS):
         """Runs mxguard probe; returns (process, probe.json or None, probe.jsonl records)."""
         out = self.work / name
+        # Random weights answer nothing right: without a rule of its own a run only records (--min-accuracy 0),
+        # since the probe's default rule, the accuracy gate, would fail it.
+        record_only = [] if {"--agree-with", "--stop", "--min-accuracy"} & set(args) else ["--min-accuracy", "0"]
         argv = [MXGUARD, "probe", "--data", str(self.data), "--base-url", server.url, "--wait-ready", "60",
                 "--num-questions", str(questions), "--max-new-tokens", str(new_tokens), "--out", str(out),
-                "--progress-interval", "60", *args]
+                "--progress-interval", "60", *record_only, *args]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=900)
         self.assertEqual(r.returncode, expect, f"{' '.join(argv)}\n{r.stdout}\n{r.stderr[-3000:]}\n"
                                                f"server log tail:\n{server.log_text()[-2000:]}")
@@ -178,7 +181,8 @@ class LlamaServerProbe(unittest.TestCase):
     def test_readiness_waits_for_health_and_a_dead_port_is_infrastructure(self):
         port = free_port()
         r = subprocess.run([MXGUARD, "probe", "--data", str(self.data), "--base-url", f"http://127.0.0.1:{port}",
-                            "--api", "completions", "--wait-ready", "1", "--out", str(self.work / "dead")],
+                            "--api", "completions", "--wait-ready", "1", "--min-accuracy", "0",
+                            "--out", str(self.work / "dead")],
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
         self.assertIn("not ready", r.stdout + r.stderr)
