@@ -153,7 +153,7 @@ class HostileCase(unittest.TestCase):
         os.mkfifo(p)
         return p
 
-    def data_file(self, n=250):
+    def data_file(self, n=500):
         p = self.path("data.jsonl")
         if not os.path.exists(p):
             r = run(["standin", "--make-data", str(n), "--out", p])

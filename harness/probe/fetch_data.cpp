@@ -2,6 +2,7 @@
 // into the cache only on a matching hash; a verified cached copy is reused without network access.
 #include "harness/probe/fetch_data.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,7 +142,10 @@ Attempt download_once(const FetchOptions& options, const std::filesystem::path& 
   if (std::string_view(options.url).substr(0, kFileScheme.size()) == kFileScheme) {
     std::string local = options.url.substr(kFileScheme.size());
     if (local.rfind("localhost/", 0) == 0) local.erase(0, std::string_view("localhost").size());
-    ::close(open_regular_file(local, fmt::format("--url {}", options.url)));
+    struct stat st {};
+    if (::stat(local.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {  // a missing file is curl's error (infra)
+      throw InputError(fmt::format("--url {}: not a regular file", options.url));
+    }
   }
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!file) {

@@ -102,7 +102,9 @@ Gsm8kItem parse_line(std::string_view text, const std::string& source, std::int6
   try {
     object = json_read::parse(text, "JSON");  // bounded: depth, size, duplicate keys
   } catch (const InputError& e) {
-    fail(source, line, "line", e.what(), text);
+    std::string_view what = e.what();
+    if (what.starts_with("JSON: ")) what.remove_prefix(6);
+    fail(source, line, "line", what, text);
   }
   if (!object.is_object()) fail(source, line, "line", fmt::format("not a JSON object but {}", object.type_name()), text);
   Gsm8kItem item;
