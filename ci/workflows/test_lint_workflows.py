@@ -143,7 +143,7 @@ class MutatedWorkflow(unittest.TestCase):
 
     @unittest.skipUnless(MXGUARD, "MXGUARD not set: mxguard options cannot be checked")
     def test_bad_mxguard_subcommand_option_and_subcommand(self):
-        self.assertReports(self.mutate("premerge.yml", "--stop sprt", "--stopping sprt"),
+        self.assertReports(self.mutate("premerge.yml", "--stop gate", "--stopping gate"),
                            "`mxguard probe` has no option --stopping")
         self.assertReports(self.mutate("premerge.yml", "bin/mxguard probe fetch-data --split test",
                                        "bin/mxguard probe fetch-data --splt test"),

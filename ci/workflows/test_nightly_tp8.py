@@ -90,7 +90,12 @@ class NightlyTp8(unittest.TestCase):
         probe = [sys.executable if a == "python3" else a for a in probe]
         probe[probe.index("ci/workflows/mxg_ci.py")] = str(MXG_CI)
         probe = [a.replace("$PORT", self.env["PORT"]).replace("$MODEL", MODEL) for a in probe]
-        probe += ["--num-questions", "40", "--parallel", "8"]
+        # A 40-question rehearsal of the nightly's 400: replace the step's own count, keep everything else.
+        if "--num-questions" in probe:
+            probe[probe.index("--num-questions") + 1] = "40"
+        else:
+            probe += ["--num-questions", "40"]
+        probe += ["--parallel", "8"]
         self.probe_run = self.shell(probe)
         return self.shell([sys.executable, str(MXG_CI), "verdict", "--title", "probe"])
 
