@@ -20,10 +20,23 @@
 #include "kernels/common/errors.hpp"
 
 namespace mxg::cli {
-std::vector<RegisteredCommand>& command_registry() {
-  static std::vector<RegisteredCommand> registry;
-  return registry;
-}
+namespace {
+
+// Every subcommand, in the order `mxguard --help` lists them; a child after its parent.
+constexpr std::array kCommands = {
+    add_layout_command,   add_layout_ggml_convert_command, add_reference_command, add_compare_command,
+    add_kernel_command,   add_matrix_command,
+#if MXG_HAVE_PROBE
+    add_probe_command,
+#endif
+#if MXG_HAVE_STANDIN
+    add_standin_command,
+#endif
+    add_preflight_command, add_diagnose_command, add_diagnose_weights_command, add_diagnose_output_command,
+    add_report_command,
+};
+
+}  // namespace
 }  // namespace mxg::cli
 
 namespace {
@@ -92,9 +105,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "mxguard 0.1.0");
   mxg::cli::Action action;
-  auto commands = mxg::cli::command_registry();
-  std::ranges::sort(commands, {}, &mxg::cli::RegisteredCommand::order);
-  for (const auto& c : commands) c.add(app, action);
+  for (const mxg::cli::AddCommand add : mxg::cli::kCommands) add(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

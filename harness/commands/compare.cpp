@@ -131,6 +131,8 @@ int run_compare(const CompareOptions& o) {
   return exit_code::kPass;
 }
 
+}  // namespace
+
 void add_compare_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<CompareOptions>();
   auto* cmd = app.add_subcommand(
@@ -154,7 +156,4 @@ void add_compare_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] { action = [o] { return run_compare(*o); }; });
 }
 
-const CommandRegistration reg{30, add_compare_command};
-
-}  // namespace
 }  // namespace mxg::cli

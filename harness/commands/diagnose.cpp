@@ -1,12 +1,11 @@
-// `mxguard diagnose`: layout forensics. This file only creates the parent command; its modes
-// register themselves as children of it from their own files (diagnose_weights.cpp,
-// diagnose_output.cpp), with a registration order after this one.
+// `mxguard diagnose`: layout forensics. This file only creates the parent command; its modes add
+// themselves as children of it from their own files (diagnose_weights.cpp, diagnose_output.cpp),
+// after this one in main.cpp's command table.
 #include <CLI/CLI.hpp>
 
 #include "harness/command.hpp"
 
 namespace mxg::cli {
-namespace {
 
 void add_diagnose_command(CLI::App& app, Action& /*action*/) {
   auto* cmd = app.add_subcommand(
@@ -22,7 +21,4 @@ void add_diagnose_command(CLI::App& app, Action& /*action*/) {
   cmd->require_subcommand(1);
 }
 
-const CommandRegistration reg{90, add_diagnose_command};
-
-}  // namespace
 }  // namespace mxg::cli

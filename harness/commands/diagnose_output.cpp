@@ -123,6 +123,8 @@ int run_diagnose_output(const DiagnoseOutputOptions& o) {
   return d.exit_code();
 }
 
+}  // namespace
+
 void add_diagnose_output_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<DiagnoseOutputOptions>();
   auto* diag = app.get_subcommand("diagnose");
@@ -215,7 +217,4 @@ void add_diagnose_output_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] { action = [o] { return run_diagnose_output(*o); }; });
 }
 
-const CommandRegistration reg{92, add_diagnose_output_command};
-
-}  // namespace
 }  // namespace mxg::cli

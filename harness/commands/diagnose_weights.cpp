@@ -174,6 +174,8 @@ int run_diagnose_weights(const DiagnoseWeightsOptions& o) {
   return dw::report_exit_code(r);
 }
 
+}  // namespace
+
 void add_diagnose_weights_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<DiagnoseWeightsOptions>();
   auto* diag = app.get_subcommand("diagnose");
@@ -249,7 +251,4 @@ void add_diagnose_weights_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] { action = [o] { return run_diagnose_weights(*o); }; });
 }
 
-const CommandRegistration reg{91, add_diagnose_weights_command};
-
-}  // namespace
 }  // namespace mxg::cli

@@ -125,6 +125,8 @@ int kernel_list() {
   return exit_code::kPass;
 }
 
+}  // namespace
+
 void add_kernel_command(CLI::App& app, Action& action) {
   auto* kernel = app.add_subcommand("kernel", "Run one fused-MoE problem through a kernel backend, or list backends");
   kernel->require_subcommand(1);
@@ -193,7 +195,4 @@ void add_kernel_command(CLI::App& app, Action& action) {
   list->callback([&action] { action = [] { return kernel_list(); }; });
 }
 
-const CommandRegistration reg{40, add_kernel_command};
-
-}  // namespace
 }  // namespace mxg::cli

@@ -314,6 +314,8 @@ void add_tp_table(CLI::App* layout_cmd, Action& action) {
   cmd->callback([&action, o] { action = [o] { return layout_tp_table(*o); }; });
 }
 
+}  // namespace
+
 void add_layout_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("layout",
                                  "MoE weight layout transforms (gate/up interleave, AITER weight and scale shuffles, "
@@ -325,7 +327,4 @@ void add_layout_command(CLI::App& app, Action& action) {
   add_tp_table(cmd, action);
 }
 
-const CommandRegistration reg{10, add_layout_command};
-
-}  // namespace
 }  // namespace mxg::cli

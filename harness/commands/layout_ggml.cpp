@@ -83,7 +83,9 @@ CLI::Option* add_dimension(CLI::App* cmd, const std::string& flag, std::string& 
       ->check(CLI::IsMember(layout::allowed_values<E>()));
 }
 
-void add_ggml_convert_command(CLI::App& app, Action& action) {
+}  // namespace
+
+void add_layout_ggml_convert_command(CLI::App& app, Action& action) {
   auto* layout_cmd = app.get_subcommand("layout");
   auto o = std::make_shared<GgmlConvertOptions>();
   auto* cmd = layout_cmd->add_subcommand(
@@ -127,7 +129,4 @@ void add_ggml_convert_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] { action = [o] { return ggml_convert(*o); }; });
 }
 
-const CommandRegistration reg{11, add_ggml_convert_command};
-
-}  // namespace
 }  // namespace mxg::cli

@@ -55,7 +55,9 @@ void check_devices(const matrix::RunOptions& o) {
   }
 }
 
-void add_matrix(CLI::App& app, Action& action) {
+}  // namespace
+
+void add_matrix_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "matrix",
       "Run the kernel matrix: every case instance (shape x tokens x routing x inputs x seed) under every\n"
@@ -192,7 +194,4 @@ void add_matrix(CLI::App& app, Action& action) {
   });
 }
 
-CommandRegistration registration{50, add_matrix};
-
-}  // namespace
 }  // namespace mxg::cli

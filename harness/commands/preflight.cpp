@@ -99,6 +99,8 @@ int run_preflight(const PreflightOptions& o) {
   return verdict.bad() ? exit_code::kRegression : exit_code::kPass;
 }
 
+}  // namespace
+
 void add_preflight_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<PreflightOptions>();
   auto* cmd = app.add_subcommand(
@@ -186,7 +188,4 @@ void add_preflight_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] { action = [o] { return run_preflight(*o); }; });
 }
 
-const CommandRegistration reg{80, add_preflight_command};
-
-}  // namespace
 }  // namespace mxg::cli

@@ -375,7 +375,9 @@ void add_simulate(CLI::App* probe_cmd, Action& action) {
   });
 }
 
-void add_probe(CLI::App& app, Action& action) {
+}  // namespace
+
+void add_probe_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "probe",
       "End-to-end GSM8K probe of a live server, the way the MXFP4 incident was first seen (GSM8K\n"
@@ -424,7 +426,4 @@ void add_probe(CLI::App& app, Action& action) {
   });
 }
 
-const CommandRegistration registration{60, add_probe};
-
-}  // namespace
 }  // namespace mxg::cli

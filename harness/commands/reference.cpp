@@ -115,6 +115,8 @@ int run_reference_command(const ReferenceOptions& o) {
   return exit_code::kPass;
 }
 
+}  // namespace
+
 void add_reference_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<ReferenceOptions>();
   auto* cmd = app.add_subcommand(
@@ -169,7 +171,4 @@ void add_reference_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] { action = [o] { return run_reference_command(*o); }; });
 }
 
-const CommandRegistration reg{20, add_reference_command};
-
-}  // namespace
 }  // namespace mxg::cli

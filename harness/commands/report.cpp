@@ -56,6 +56,8 @@ int run_report(const ReportCommandOptions& o) {
   return exit_code::kPass;
 }
 
+}  // namespace
+
 void add_report_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<ReportCommandOptions>();
   auto* cmd = app.add_subcommand(
@@ -92,7 +94,4 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] { action = [o] { return run_report(*o); }; });
 }
 
-const CommandRegistration reg{95, add_report_command};
-
-}  // namespace
 }  // namespace mxg::cli

@@ -85,7 +85,9 @@ int serve(StandinCliOptions o) {
   return exit_code::kPass;
 }
 
-void add_standin(CLI::App& app, Action& action) {
+}  // namespace
+
+void add_standin_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "standin",
       "Serve a stand-in for an SGLang / OpenAI-compatible server that answers GSM8K few-shot prompts\n"
@@ -183,7 +185,4 @@ void add_standin(CLI::App& app, Action& action) {
   });
 }
 
-const CommandRegistration registration{70, add_standin};
-
-}  // namespace
 }  // namespace mxg::cli
