@@ -126,7 +126,7 @@ void mutation_section(std::string& md, const RunSummary& run, const Totals& t) {
     md += "A survivor is a finding: add a case that exposes it or tighten a tolerance (cases/README.md).\n\n";
 }
 
-void failure_entry(std::string& md, const CombinationResult& r) {
+void failure_entry(std::string& md, const RunSummary& run, const CombinationResult& r) {
   md += fmt::format("### {} {}\n\n", verdict_name(r.verdict), code(r.id));
   md += fmt::format("- Why: {}\n", inline_text(one_line_reason(r)));
   if (r.verdict != Verdict::Error) {
@@ -138,6 +138,8 @@ void failure_entry(std::string& md, const CombinationResult& r) {
   md += fmt::format("- Ran on: backend {}, kernel {}, device {}, {:.2f} s\n", code(r.backend), code(r.kernel),
                     code(r.device), r.seconds);
   if (!r.message.empty() && r.verdict != Verdict::Error) md += fmt::format("- Message: {}\n", inline_text(r.message));
+  // Last, so every non-PASS entry ends with the exact command that reruns it.
+  if (const std::string replay = replay_command(run, r); !replay.empty()) md += fmt::format("- Replay: {}\n", code(replay));
   md += "\n";
 }
 
@@ -148,7 +150,7 @@ void failure_section(std::string& md, const RunSummary& run, const MarkdownOptio
     md += "None: no FAIL, BLIND or ERROR.\n";
     return;
   }
-  for (std::size_t i = 0; i < failures.size() && i < options.max_failures; ++i) failure_entry(md, *failures[i]);
+  for (std::size_t i = 0; i < failures.size() && i < options.max_failures; ++i) failure_entry(md, run, *failures[i]);
   if (failures.size() > options.max_failures) {
     md += fmt::format("... and {} more (see report.json).\n", failures.size() - options.max_failures);
   }

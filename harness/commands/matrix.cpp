@@ -114,6 +114,16 @@ void add_matrix(CLI::App& app, Action& action) {
                   "Run part K of N (K/N): the selected combinations split deterministically into N parts of\n"
                   "about equal estimated cost; the N parts together run each combination once")
       ->capture_default_str();
+  cmd->add_option("--only-id", opts->only_ids,
+                  "Rerun exactly this result id (repeatable): the replay of one combination. Every non-PASS\n"
+                  "result in summary.md ends with the command that replays it this way");
+  auto write_problem = std::make_shared<std::string>();
+  cmd->add_option("--write-problem", *write_problem,
+                  "Write this result id's problem file (the device buffers and flags the kernel gets) to --out\n"
+                  "and its reference output beside it (NAME.reference.safetensors, tensor y); run nothing.\n"
+                  "Without --out the file is named by the id in the current directory");
+  cmd->add_option("--image", opts->image,
+                  "Container image digest (e.g. sha256:...) recorded with the versions in every report");
   cmd->add_option("--jobs,-j", opts->jobs, "Combinations run in parallel (0: every core)")->capture_default_str();
   auto out_dir = std::make_shared<std::string>("mxguard-out");
   cmd->add_option("--out", *out_dir,
@@ -135,11 +145,24 @@ void add_matrix(CLI::App& app, Action& action) {
       "      --devices 0,1,2,3,4,5,6,7 --timeout 1800\n"
       "  mxguard matrix --cases cases/nightly --backend hip --devices 0,1,2,3   # one worker per GPU\n"
       "  mxguard matrix --backend ggml                    # llama.cpp's ggml kernel on cases/ggml\n"
+      "  mxguard matrix --only-id 'small-a/tiny-tp1/T=16/route=balanced/in=normal/seed=0/prep=interleaved/wshuf=none/sshuf=none/flag=0/gate=separated/pad=correct'\n"
+      "  mxguard matrix --write-problem 'small-a/tiny-tp1/T=16/route=balanced/in=normal/seed=0/prep=interleaved/wshuf=none/sshuf=none/flag=0/gate=separated/pad=correct' \\\n"
+      "      --out keep/p.safetensors                     # + keep/p.reference.safetensors\n"
       "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
       "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
-  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices]() {
-    action = [opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices]() {
+  auto* out_option = cmd->get_option("--out");
+  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices, write_problem,
+                 out_option]() {
+    const bool out_given = out_option->count() > 0;
+    action = [opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices, write_problem,
+              out_given]() {
       matrix::RunOptions o = *opts;
+      if (!write_problem->empty()) {
+        // The plan is cut to that one id; --out names the file instead of a directory.
+        o.write_problem_id = *write_problem;
+        o.only_ids = {*write_problem};
+        if (out_given) o.write_problem_out = *out_dir;
+      }
       o.backend_options.worker_rss_limit_bytes = static_cast<std::uint64_t>(*rss_limit_mib * 1024.0 * 1024.0);
       o.devices = parse_devices(*devices);
       o.shard = matrix::parse_shard(*shard);
