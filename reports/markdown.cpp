@@ -58,6 +58,15 @@ void run_facts(std::string& md, const RunSummary& run, const Totals& t, const Ma
   md += fmt::format("- Cases: {}\n", code_list(run.case_files));
   md += fmt::format("- mxguard {}, started {}, finished {}, wall time {:.1f} s\n", inline_text(run.tool_version),
                     inline_text(run.started_at), inline_text(run.finished_at), run.wall_seconds);
+  if (!run.versions.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [name, version] : run.versions) parts.push_back(fmt::format("{} {}", name, version));
+    md += fmt::format("- Versions: {}\n", code_list(parts));
+  }
+  if (run.shard.count > 1) {
+    md += fmt::format("- Shard {}/{}: {} of the {} selected combinations\n", run.shard.index, run.shard.count,
+                      run.shard.planned, run.shard.selected);
+  }
   if (!options.html_report.empty()) md += fmt::format("- HTML report: {}\n", code(options.html_report));
   md += "\n";
 }

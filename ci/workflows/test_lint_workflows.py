@@ -76,9 +76,9 @@ class MutatedWorkflow(unittest.TestCase):
                            "unknown job key 'timeout-minute'")
 
     def test_unknown_job_in_needs(self):
-        self.assertReports(self.mutate("nightly.yml", "needs: [config, build, kernel-matrix, probe]",
-                                       "needs: [config, build, kernel_matrix, probe]"),
-                           "needs unknown job 'kernel_matrix'")
+        self.assertReports(self.mutate("nightly.yml", "needs: [config, build, kernel-merge, probe]",
+                                       "needs: [config, build, kernel_merge, probe]"),
+                           "needs unknown job 'kernel_merge'")
 
     def test_step_with_run_and_uses(self):
         self.assertReports(self.mutate("premerge.yml", "        run: |\n          MXG_SETUP_NO_HIP=1 MXG_SETUP_NO_BROWSER=1 ci/setup\n          chmod",

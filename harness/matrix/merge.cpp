@@ -12,6 +12,7 @@
 #include "harness/matrix/run_outputs.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/gzip_file.hpp"
+#include "reports/json_io.hpp"
 #include "reports/jsonl.hpp"
 
 namespace mxg::matrix {

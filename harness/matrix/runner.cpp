@@ -20,6 +20,7 @@
 
 #include "harness/interrupt.hpp"
 #include "harness/matrix/canonical_inputs.hpp"
+#include "harness/matrix/cost_model.hpp"
 #include "harness/matrix/case_spec.hpp"
 #include "harness/matrix/derivation.hpp"
 #include "harness/matrix/device_prep.hpp"
@@ -162,6 +163,19 @@ int write_problem_of(const RunOptions& o, const std::vector<Planned>& plan) {
     }
   }
   throw InputError(fmt::format("--write-problem: '{}' is not a combination of the case files", o.write_problem_id));
+}
+
+// --list: the plan's estimated wall time on each backend (harness/matrix/cost_model.cpp).
+void print_estimates(const std::vector<Planned>& plan) {
+  std::vector<InstanceLoad> loads;
+  for (const auto& pl : plan) loads.push_back(instance_load(*pl.instance, static_cast<std::int64_t>(pl.size())));
+  fmt::print("Estimated time (harness/matrix/cost_model.cpp; ci/workflows/README.md \"Time budget\"):\n");
+  for (const auto& cost : backend_costs()) {
+    const Estimate e = estimate(cost, loads);
+    fmt::print("  {:<34} {:>12} on {}; {:>12} on one worker (reference {})\n", cost.backend,
+               format_duration(e.wall_s(cost.workers)), cost.workers_note, format_duration(e.wall_s(1)),
+               format_duration(e.reference_s));
+  }
 }
 
 class Runner {
@@ -366,6 +380,7 @@ int Runner::run() {
 
   if (opt_.list) {
     for (const auto& pl : plan) fmt::print("{}  ({} combinations)\n", pl.instance->id(), pl.size());
+    print_estimates(plan);
     fmt::print("{} instances, {} combinations\n", plan.size(), total);
     return exit_code::kPass;
   }
