@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <pugixml.hpp>
@@ -24,6 +25,12 @@ const char* probe_verdict_name(ProbeVerdict v) {
   return "?";
 }
 
+std::string agreement_line(const ProbeAgreement& a) {
+  const std::string close = a.top_k > 0 ? fmt::format(", {} within top-{}", a.close, a.top_k) : "";
+  return fmt::format("{}/{} agree ({} identical{}), {} diverged: {:.1f} %, required {:.1f} %", a.identical + a.close,
+                     a.compared, a.identical, close, a.diverged, 100 * a.agreement, 100 * a.min_agreement);
+}
+
 nlohmann::json to_json(const ProbeQuestionRecord& q) {
   nlohmann::json j;
   j["schema"] = kProbeSchema;
@@ -41,6 +48,16 @@ nlohmann::json to_json(const ProbeQuestionRecord& q) {
   j["latency_s"] = q.latency_s;
   j["attempts"] = q.attempts;
   j["error"] = q.error;
+  // Compact: [text, logprob, [[text, logprob], ...]] per token; absent when none were recorded.
+  if (!q.tokens.empty()) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const ProbeToken& t : q.tokens) {
+      nlohmann::json top = nlohmann::json::array();
+      for (const auto& [text, lp] : t.top) top.push_back({text, lp});
+      tokens.push_back({t.text, t.logprob, std::move(top)});
+    }
+    j["tokens"] = std::move(tokens);
+  }
   return j;
 }
 
@@ -67,6 +84,30 @@ std::optional<T> nullable_field(const nlohmann::json& j, const char* name) {
   const auto it = j.find(name);
   if (it == j.end() || it->is_null()) return std::nullopt;
   return field<T>(j, name);
+}
+
+// One [text, logprob] pair, or a token's [text, logprob, top] triple's first two entries.
+std::pair<std::string, double> text_and_logprob(const nlohmann::json& a, std::size_t expected_size) {
+  if (!a.is_array() || a.size() != expected_size || !a[0].is_string() || !a[1].is_number()) {
+    throw InputError(fmt::format("field 'tokens' has an entry that is not [text, logprob{}]",
+                                 expected_size == 3 ? ", top" : ""));
+  }
+  return {a[0].get<std::string>(), a[1].get<double>()};
+}
+
+std::vector<ProbeToken> parse_tokens(const nlohmann::json& j) {
+  std::vector<ProbeToken> out;
+  const auto it = j.find("tokens");
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_array()) throw InputError(fmt::format("field 'tokens' has the wrong type ({})", it->type_name()));
+  for (const nlohmann::json& entry : *it) {
+    ProbeToken t;
+    std::tie(t.text, t.logprob) = text_and_logprob(entry, 3);
+    if (!entry[2].is_array()) throw InputError("field 'tokens' has an entry whose top list is not an array");
+    for (const nlohmann::json& alt : entry[2]) t.top.push_back(text_and_logprob(alt, 2));
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 }  // namespace
@@ -97,6 +138,7 @@ ProbeQuestionRecord parse_probe_line(std::string_view line) {
   q.latency_s = field<double>(j, "latency_s");
   q.attempts = field<int>(j, "attempts");
   q.error = field<std::string>(j, "error");
+  q.tokens = parse_tokens(j);
   if (q.index < 0) throw InputError(fmt::format("field 'index' is {}, must be >= 0", q.index));
   return q;
 }
@@ -108,6 +150,26 @@ LoadedProbeLog load_probe_jsonl(const std::filesystem::path& path) {
       out.warnings);
   return out;
 }
+
+namespace {
+
+nlohmann::json agreement_json(const ProbeAgreement& a) {
+  nlohmann::json divergences = nlohmann::json::array();
+  for (const ProbeDivergence& d : a.divergences) {
+    divergences.push_back({{"index", d.index},
+                           {"char_offset", d.char_offset},
+                           {"token", d.token ? nlohmann::json(*d.token) : nlohmann::json(nullptr)},
+                           {"baseline", d.baseline_excerpt},
+                           {"current", d.current_excerpt},
+                           {"close", d.close}});
+  }
+  return {{"baseline", a.baseline_path}, {"compared", a.compared},     {"identical", a.identical},
+          {"close", a.close},            {"diverged", a.diverged},     {"with_logprobs", a.with_logprobs},
+          {"top_k", a.top_k},            {"agreement", a.agreement},   {"min_agreement", a.min_agreement},
+          {"disagrees", a.disagrees},    {"divergences", std::move(divergences)}};
+}
+
+}  // namespace
 
 nlohmann::json to_json(const ProbeSummary& s) {
   nlohmann::json j;
@@ -150,6 +212,7 @@ nlohmann::json to_json(const ProbeSummary& s) {
   } else {
     j["paired"] = nullptr;
   }
+  j["agreement"] = s.agreement ? agreement_json(*s.agreement) : nlohmann::json(nullptr);
   j["config"] = s.config;
   j["server"] = s.server;
   return j;
@@ -241,6 +304,11 @@ std::string render_probe_junit(const ProbeSummary& s, const std::vector<ProbeQue
       fail(tc, "failure", fmt::format("worse than the baseline (McNemar p = {:.4g} < {})", p.p_value, p.alpha), details);
     }
   }
+  if (s.agreement) {
+    const auto& a = *s.agreement;
+    auto tc = testcase("baseline-agreement", agreement_line(a));
+    if (a.disagrees) fail(tc, "failure", agreement_line(a), details);
+  }
   set_attr(suite, "tests", std::to_string(tests));
   set_attr(suite, "failures", std::to_string(failures));
   set_attr(suite, "errors", std::to_string(errors));
@@ -270,6 +338,7 @@ std::string render_probe_markdown(const ProbeSummary& s, const std::vector<Probe
     md += fmt::format("| vs baseline | {} paired; right only in baseline {}, only now {}; McNemar p = {:.4g} |\n",
                       p.paired, p.baseline_only, p.candidate_only, p.p_value);
   }
+  if (s.agreement) md += fmt::format("| agreement with baseline | {} |\n", agreement_line(*s.agreement));
   md += fmt::format("| invalid | {:.3f} ({}) |\n", rate(s.invalid, s.answered), s.invalid);
   md += fmt::format("| truncated (length) | {:.3f} ({}) |\n", rate(s.truncated, s.answered), s.truncated);
   md += fmt::format("| degenerate output | {:.3f} ({}) |\n", rate(s.degenerate, s.answered), s.degenerate);

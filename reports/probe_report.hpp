@@ -32,5 +32,7 @@ std::string render_probe_markdown(const ProbeSummary& s, const std::vector<Probe
 // SGLang's four lines, byte for byte: "Accuracy: %.3f", "Invalid: %.3f", "Latency: %.3f s",
 // "Output throughput: %.3f token/s".
 std::string render_sglang_lines(const ProbeSummary& s);
+// "19/20 agree (18 identical, 1 within top-5), 1 diverged; required 100 %": the agreement in one line.
+std::string agreement_line(const ProbeAgreement& a);
 
 }  // namespace mxg::report

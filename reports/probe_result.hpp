@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,14 @@
 namespace mxg::report {
 
 inline constexpr int kProbeSchema = 1;  // "schema" of probe.jsonl lines and probe.json
+
+// One generated token with the server's log-probabilities (OpenAI "logprobs"; recorded with
+// `probe --top-logprobs K`): the token's text, its logprob, and the K most likely tokens at that step.
+struct ProbeToken {
+  std::string text;
+  double logprob = 0;
+  std::vector<std::pair<std::string, double>> top;  // most likely first, as the server sent them
+};
 
 struct ProbeQuestionRecord {
   std::int64_t index = 0;   // position among the scored questions (0-based)
@@ -28,6 +37,7 @@ struct ProbeQuestionRecord {
   double latency_s = 0;        // submit to final outcome, retries included
   int attempts = 0;
   std::string error;           // non-empty: an infrastructure failure; the question is not scored
+  std::vector<ProbeToken> tokens;  // empty unless logprobs were requested and returned
 };
 
 struct ProbeSprtState {
@@ -45,6 +55,32 @@ struct ProbePairedComparison {
   double p_value = 1;               // exact McNemar, two-sided
   double alpha = 0.05;
   bool regression = false;          // b > c and p < alpha
+};
+
+// Greedy-answer agreement with a baseline run (`probe --agree-with`): the signal that needs no
+// accuracy. A question agrees when both answers are identical, or, with logprobs on both sides, when
+// at the first token where they part each side's token is among the other side's top-k candidates
+// (a near-tie that rounding may flip); otherwise it diverges.
+struct ProbeDivergence {
+  std::int64_t index = 0;
+  std::int64_t char_offset = 0;           // first differing byte of the two responses
+  std::optional<std::int64_t> token;      // first differing token position (with logprobs on both sides)
+  std::string baseline_excerpt, current_excerpt;  // a few bytes from the divergence on
+  bool close = false;                     // within top-k: counted as agreeing
+};
+
+struct ProbeAgreement {
+  std::string baseline_path;
+  std::int64_t compared = 0;    // answered in both runs with the same prompt hash
+  std::int64_t identical = 0;   // byte-identical responses
+  std::int64_t close = 0;       // different, but within the top-k rule
+  std::int64_t diverged = 0;    // different beyond it
+  std::int64_t with_logprobs = 0;  // compared questions where both sides carry token logprobs
+  int top_k = 0;                // the rule's k (0: logprobs not used)
+  double min_agreement = 1;     // required (identical + close) / compared
+  double agreement = 0;         // (identical + close) / compared
+  bool disagrees = false;       // agreement < min_agreement
+  std::vector<ProbeDivergence> divergences;  // every question that is not identical, by index
 };
 
 enum class ProbeVerdict { Pass, Regression, Infra, Interrupted };
@@ -67,6 +103,7 @@ struct ProbeSummary {
   std::optional<ProbeSprtState> sprt;
   std::optional<double> min_accuracy;
   std::optional<ProbePairedComparison> paired;
+  std::optional<ProbeAgreement> agreement;
   ProbeVerdict verdict = ProbeVerdict::Pass;
   std::vector<std::string> reasons;  // why the verdict (each a sentence)
   int exit_code = 0;

@@ -185,6 +185,10 @@ def run_aiter(stack: Stack, problem_path: str, c: Contract, device_index: int) -
     torch = stack.torch
     device = f"cuda:{device_index}"
     t = stack.st_torch.load_file(problem_path, device=device)
+    # Guard zones (EXTERNAL_PROTOCOL.md): weights and scales between 0xFF bytes, so an out-of-bounds
+    # read inside AITER turns the output NaN instead of reading whatever the allocator left there.
+    for name in mx.GUARDED_TENSORS:
+        t[name] = mx.torch_guarded(torch, t[name], c.guard_bytes)
 
     # The weights are viewed as AITER's fp4x2 dtype exactly as SGLang's _apply_aiter does. A view is a
     # new tensor without the Python attribute, so is_shuffled is set on the views, not on the loaded

@@ -253,6 +253,7 @@ class Contract:
     topk: int
     hidden_padded: int
     intermediate_padded: int
+    guard_bytes: int = 0  # 0xFF zones to allocate around w13, w13_scale, w2, w2_scale (EXTERNAL_PROTOCOL.md)
 
     @property
     def hidden_size(self) -> int:
@@ -365,7 +366,11 @@ def parse_contract(path: str, metadata: dict[str, str], tensors: dict[str, Tenso
         alpha=parse_float(path, metadata, "alpha"),
         tokens=tokens, experts=experts, topk=topk,
         hidden_padded=hidden_padded, intermediate_padded=intermediate_padded,
+        guard_bytes=parse_int(path, metadata, "guard_bytes") if "guard_bytes" in metadata else 0,
     )
+    if not 0 <= contract.guard_bytes <= MAX_GUARD_BYTES:
+        raise input_error(path, "__metadata__ 'guard_bytes'",
+                          f"is {contract.guard_bytes}, expected 0 <= guard_bytes <= {MAX_GUARD_BYTES}")
     if not 0 <= contract.hidden_pad < hidden_padded:
         raise input_error(path, "__metadata__ 'hidden_pad'", f"is {contract.hidden_pad}, expected 0 <= hidden_pad < H_p = {hidden_padded}")
     if not 0 <= contract.intermediate_pad < intermediate_padded:
@@ -385,6 +390,35 @@ def check_derived_sizes(path: str, metadata: dict[str, str], c: Contract) -> Non
     for key, value in derived.items():
         if key in metadata and parse_int(path, metadata, key) != value:
             raise input_error(path, f"__metadata__ '{key}'", f"is {metadata[key]}, the tensors and pads give {value}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Guard zones (EXTERNAL_PROTOCOL.md "Guard zones"): the weight and scale tensors between 0xFF bytes,
+# so a kernel reading past a tensor's end multiplies in NaN (E8M0 0xFF) instead of stray finite bytes.
+
+GUARD_BYTE = 0xFF
+MAX_GUARD_BYTES = 1 << 20
+GUARDED_TENSORS = ("w13", "w13_scale", "w2", "w2_scale")
+
+
+def guarded_bytes(data, guard_bytes: int) -> memoryview:
+    """A copy of `data` (bytes-like) in the middle of a bytearray of 0xFF; the view keeps the block alive."""
+    data = memoryview(data).cast("B")
+    block = bytearray([GUARD_BYTE]) * (len(data) + 2 * guard_bytes)
+    block[guard_bytes:guard_bytes + len(data)] = data
+    return memoryview(block)[guard_bytes:guard_bytes + len(data)]
+
+
+def torch_guarded(torch, tensor, guard_bytes: int):
+    """The same values as `tensor` (same device, dtype and shape), stored in the middle of a 0xFF-filled
+    uint8 block with `guard_bytes` on each side; torch is passed in so this module needs no torch."""
+    if guard_bytes <= 0:
+        return tensor
+    flat = tensor.contiguous().view(torch.uint8).reshape(-1)
+    block = torch.full((flat.numel() + 2 * guard_bytes,), GUARD_BYTE, dtype=torch.uint8, device=tensor.device)
+    middle = block[guard_bytes:guard_bytes + flat.numel()]
+    middle.copy_(flat)
+    return middle.view(tensor.dtype).view(tensor.shape)
 
 
 class Problem:

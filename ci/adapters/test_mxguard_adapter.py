@@ -146,6 +146,53 @@ class SafetensorsTest(unittest.TestCase):
         p.close()
 
 
+class GuardZonesTest(unittest.TestCase):
+    """EXTERNAL_PROTOCOL.md "Guard zones": the contract field and the helpers that honour it."""
+
+    def setUp(self) -> None:
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def contract(self, **meta: str) -> mx.Contract:
+        path = os.path.join(self.dir.name, "p.safetensors")
+        write_problem(path, **meta)
+        problem = mx.Problem(path, "id")
+        self.addCleanup(problem.close)
+        return problem.contract
+
+    def test_guard_bytes_is_read_optional_and_bounded(self):
+        self.assertEqual(self.contract().guard_bytes, 0)
+        self.assertEqual(self.contract(guard_bytes="4096").guard_bytes, 4096)
+        for bad in ("-1", str(mx.MAX_GUARD_BYTES + 1), "many"):
+            with self.assertRaises(mx.AdapterError) as e:
+                self.contract(guard_bytes=bad)
+            self.assertIn("guard_bytes", str(e.exception))
+
+    def test_guarded_bytes_sit_between_0xff_zones(self):
+        data = bytes(range(7))
+        view = mx.guarded_bytes(data, 5)
+        self.assertEqual(bytes(view), data)
+        block = view.obj
+        self.assertEqual(bytes(block[:5]), b"\xff" * 5)
+        self.assertEqual(bytes(block[12:]), b"\xff" * 5)
+        self.assertEqual(len(block), 17)
+
+    def test_torch_guarded_keeps_values_and_reads_nan_past_the_end(self):
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("torch not importable")
+        scales = torch.arange(12, dtype=torch.uint8).reshape(3, 4)
+        guarded = mx.torch_guarded(torch, scales, 64)
+        self.assertTrue(torch.equal(guarded, scales))
+        self.assertEqual((guarded.dtype, tuple(guarded.shape)), (torch.uint8, (3, 4)))
+        # The byte just past the tensor (what an unmasked tail load reads) is the guard: E8M0 NaN.
+        beyond = torch.as_strided(guarded, (guarded.numel() + 1,), (1,), guarded.storage_offset())
+        self.assertEqual(int(beyond[-1]), 0xFF)
+        before = torch.as_strided(guarded, (1,), (1,), guarded.storage_offset() - 1)
+        self.assertEqual(int(before[0]), 0xFF)
+
+
 class WorkerLoopTest(unittest.TestCase):
     """The echo adapter driven the way mxguard drives a --kernel-worker."""
 

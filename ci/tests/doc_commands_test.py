@@ -295,7 +295,7 @@ def set_option(argv, name, value):
         argv += [name, value]
 
 
-def run_matrix(line, env, notes):
+def run_matrix(line, env, notes, expected=frozenset({0})):
     argv = argv_of(line, env)
     if "--backend" in argv and argv[argv.index("--backend") + 1] == "hip":
         # hip runs in persistent worker processes by default; host does so with --isolate.
@@ -305,7 +305,7 @@ def run_matrix(line, env, notes):
     out = env.work / f"matrix-{len(list(env.work.glob('matrix-*')))}"
     set_option(argv, "--out", str(out))
     argv += small_shard(argv, env, notes)
-    run(argv, env, {0}, timeout=900)
+    run(argv, env, expected, timeout=900)
     counts = json.loads((out / "report.json").read_text())["totals"]["counts"]
     ran = sum(counts.values())
     if counts["ERROR"] or ran == 0:
@@ -478,6 +478,14 @@ def run_probe(line, env, notes):
             run([MXGUARD, "probe", "--data", str(env.data), "--base-url", f"http://127.0.0.1:{env.port}",
                  "--out", str(base)], env, {0, 1})
         set_option(argv, "--baseline", str(base / "probe.jsonl"))
+    if "--agree-with" in argv:
+        # The reference run of --agree-with asks the same API the example does.
+        api = argv[argv.index("--api") + 1] if "--api" in argv else "sglang"
+        base = env.work / f"agree-baseline-{api}"
+        if not (base / "probe.jsonl").exists():
+            run([MXGUARD, "probe", "--data", str(env.data), "--base-url", f"http://127.0.0.1:{env.port}",
+                 "--api", api, "--out", str(base)], env, {0, 1})
+        set_option(argv, "--agree-with", str(base / "probe.jsonl"))
     if "--bisect" not in argv:
         set_option(argv, "--out", str(env.work / f"probe-{len(list(env.work.glob('probe-*')))}"))
     # A verdict either way (0 pass / 1 regression; with --bisect the same codes): not 2, 3, 129.
@@ -551,6 +559,9 @@ RULES = [
     (r"mxguard (diagnose|reference) .*(--checkpoint|\.\.\.)", not_here(
         "needs a GPT-OSS checkpoint; the diagnose and reference tests run these commands on synthetic ones")),
     (r"mxguard matrix .*--write-problem", run_write_problem),
+    # A kernel mutant is a kernel with an incident's bug built in: the matrix must FAIL it (exit 1),
+    # unless the shard that runs here holds none of the combinations the bug shows in.
+    (r"mxguard matrix .*--kernel-mutant", lambda line, env, notes: run_matrix(line, env, notes, {0, 1})),
     (r"mxguard matrix\b", run_matrix),
     (r"mxguard merge\b", run_merge),
     (r"mxguard report\b", run_report),

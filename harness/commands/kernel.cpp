@@ -10,6 +10,7 @@
 
 #include "harness/command.hpp"
 #include "kernels/backend/fused_moe.hpp"
+#include "kernels/backend/kernel_mutants.hpp"
 #include "kernels/backend/problem_file.hpp"
 #include "kernels/backend/worker_loop.hpp"
 #include "kernels/common/errors.hpp"
@@ -26,12 +27,36 @@ struct KernelRunOptions {
   std::string kernel_worker;
   double timeout = 600;
   int threads = 0;
+  std::string pad_convention = "exact";
+  std::string kernel_mutant;
 };
 
 struct KernelWorkerOptions {
   std::string backend = "host";
   int threads = 0;
+  std::string pad_convention = "exact";
+  std::string kernel_mutant;
 };
+
+// --pad-convention / --kernel-mutant into backend options (a mutant exists in the host kernel only).
+void set_kernel_model(BackendOptions& options, const std::string& backend, const std::string& convention,
+                      const std::string& mutant) {
+  options.pad_convention = parse_pad_convention(convention);
+  if (!mutant.empty() && backend != "host") {
+    throw InputError(fmt::format("--kernel-mutant: built into the host backend's kernel only, not --backend {}",
+                                 backend));
+  }
+  options.kernel_mutant = mutant;
+}
+
+// Adds --pad-convention and --kernel-mutant to a kernel subcommand.
+void add_kernel_model_options(CLI::App* cmd, std::string& convention, std::string& mutant) {
+  cmd->add_option("--pad-convention", convention,
+                  "host, hip: how the kernel reads the pads: exact, or granule (CK-tile: rounded down to 64 / 128)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"exact", "granule"}));
+  cmd->add_option("--kernel-mutant", mutant, "host: build one incident's bug into the kernel (`mxguard kernel list`)");
+}
 
 int kernel_run(const KernelRunOptions& o) {
   FusedMoeProblem problem = read_problem(o.in);
@@ -47,6 +72,7 @@ int kernel_run(const KernelRunOptions& o) {
   options.kernel_cmd = o.kernel_cmd;
   options.kernel_worker = o.kernel_worker;
   options.timeout_seconds = o.timeout;
+  set_kernel_model(options, o.backend, o.pad_convention, o.kernel_mutant);
   auto backend = make_backend(o.backend, options);
   const BackendInfo info = backend->info();
 
@@ -74,6 +100,7 @@ int kernel_run(const KernelRunOptions& o) {
 int kernel_worker(const KernelWorkerOptions& o) {
   BackendOptions options;
   options.threads = o.threads;
+  set_kernel_model(options, o.backend, o.pad_convention, o.kernel_mutant);
   // A worker made by a worker would only add a process: the user's own worker is run directly.
   if (backend_isolation(o.backend) == Isolation::Inherent) {
     throw InputError(fmt::format("--backend {}: already runs outside mxguard; a kernel worker serves an "
@@ -93,6 +120,8 @@ int kernel_list() {
       fmt::print("{:<10}   (not constructible with default options: {})\n", "", e.what());
     }
   }
+  fmt::print("\nkernel mutants (--kernel-mutant, host backend; README \"Incidents replayed\"):\n");
+  for (const auto& m : kernel_mutants()) fmt::print("  {:<22} {}: {}\n", m.name, m.incident, m.description);
   return exit_code::kPass;
 }
 
@@ -126,6 +155,7 @@ void add_kernel_command(CLI::App& app, Action& action) {
   run->add_option("--threads", o->threads, "host backend: threads (0 = all cores)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  add_kernel_model_options(run, o->pad_convention, o->kernel_mutant);
   run->footer(
       "Examples:\n"
       "  mxguard kernel run --backend host --in case.safetensors --out y.safetensors\n"
@@ -150,6 +180,7 @@ void add_kernel_command(CLI::App& app, Action& action) {
   worker->add_option("--threads", w->threads, "host backend: threads (0 = all cores)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  add_kernel_model_options(worker, w->pad_convention, w->kernel_mutant);
   worker->footer(
       "Examples:\n"
       "  mxguard kernel run --backend external --in case.safetensors --out y.safetensors \\\n"

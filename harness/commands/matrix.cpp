@@ -135,9 +135,22 @@ void add_matrix(CLI::App& app, Action& action) {
   cmd->add_flag("--mutants", opts->mutants,
                 "Also run the built-in kernel mutants on every derived-consistent combination and report\n"
                 "the mutation score (which injected read bugs the matrix catches)");
+  auto pad_convention = std::make_shared<std::string>("exact");
+  cmd->add_option("--pad-convention", *pad_convention,
+                  "How the kernel under test reads hidden_pad / intermediate_pad: exact (AITER's FlyDSL\n"
+                  "kernels, mxguard's own) or granule (AITER's CK-tile kernels: pads rounded down to 64 / 128).\n"
+                  "The derivation judges padding with it; host and hip emulate it (LAYOUTS.md section 4)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"exact", "granule"}));
+  cmd->add_option("--kernel-mutant", opts->backend_options.kernel_mutant,
+                  "host backend: build one incident's bug into the kernel (zero-output-interleave,\n"
+                  "inter-dim-tail-256, k-pad-tail-nan, gugu-rows, scale-tail-overrun; `mxguard kernel list`):\n"
+                  "the matrix must FAIL it (README, Incidents replayed)");
   cmd->footer(
       "Examples:\n"
       "  mxguard matrix                                   # the default matrix on the host backend\n"
+      "  mxguard matrix --filter '*gptoss*' --pad-convention granule   # CK-tile pads: tp 8 from-i-over-tp is consistent\n"
+      "  mxguard matrix --kernel-mutant scale-tail-overrun --filter '*small-decode*'   # exit 1: FAIL\n"
       "  mxguard matrix --cases cases/nightly --backend hip --out nightly-out\n"
       "  mxguard matrix --filter '*gptoss120b-tp8-r0*' --mutants\n"
       "  mxguard matrix --backend external --kernel-cmd 'python3 ci/adapters/aiter_fused_moe.py {in} {out}'\n"
@@ -151,17 +164,22 @@ void add_matrix(CLI::App& app, Action& action) {
       "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
       "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
   auto* out_option = cmd->get_option("--out");
-  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices, write_problem,
-                 out_option]() {
+  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices,
+                 pad_convention, write_problem, out_option]() {
     const bool out_given = out_option->count() > 0;
-    action = [opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices, write_problem,
-              out_given]() {
+    action = [opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices, pad_convention,
+              write_problem, out_given]() {
       matrix::RunOptions o = *opts;
       if (!write_problem->empty()) {
         // The plan is cut to that one id; --out names the file instead of a directory.
         o.write_problem_id = *write_problem;
         o.only_ids = {*write_problem};
         if (out_given) o.write_problem_out = *out_dir;
+      }
+      o.backend_options.pad_convention = parse_pad_convention(*pad_convention);
+      if (!o.backend_options.kernel_mutant.empty() && o.backend != "host") {
+        throw InputError(fmt::format("--kernel-mutant: built into the host backend's kernel only, not --backend {}",
+                                     o.backend));
       }
       o.backend_options.worker_rss_limit_bytes = static_cast<std::uint64_t>(*rss_limit_mib * 1024.0 * 1024.0);
       o.devices = parse_devices(*devices);

@@ -1,7 +1,10 @@
 // `mxguard preflight`: predict what SGLang will do to a model's MoE weights on the ROCm AITER MXFP4
 // path (from config.json, parallel sizes and environment) and flag known-bad combinations, before
 // any GPU is touched.
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <string_view>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +18,7 @@
 #include "harness/preflight/checks.hpp"
 #include "harness/preflight/report.hpp"
 #include "harness/preflight/sglang_plan.hpp"
+#include "kernels/backend/pad_convention.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::cli {
@@ -24,10 +28,32 @@ struct PreflightOptions {
   std::string model_config, behaviour = "current", quantization, backend = "aiter";
   std::vector<std::string> env;
   std::int64_t tp = 1, ep = 1;
-  std::optional<std::string> gate_mode, shuffle, is_shuffled, intermediate_pad;
+  std::optional<std::string> gate_mode, shuffle, is_shuffled, intermediate_pad, kernel_pads;
   std::string scenarios = std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json";
   bool json = false;
 };
+
+// In GitHub Actions a WARN becomes a warning annotation and a line in the step summary, so a hazard
+// preflight cannot decide is seen without failing the step. A summary file that cannot be written
+// is itself only a warning: the verdict stands.
+void annotate_for_ci(const preflight::Verdict& v) {
+  if (!v.warned()) return;
+  const char* actions = std::getenv("GITHUB_ACTIONS");
+  const bool in_actions = actions != nullptr && std::string_view(actions) == "true";
+  std::string summary = "### mxguard preflight: WARN (exit 0)\n\n";
+  for (const auto& f : v.findings) {
+    if (f.severity != preflight::Severity::Warning || f.rule == "unverified") continue;
+    if (in_actions) fmt::print("::warning title=Preflight WARN ({})::{}\n", f.rule, f.message);
+    summary += fmt::format("- **{}**: {}\n", f.rule, f.message);
+  }
+  const char* path = std::getenv("GITHUB_STEP_SUMMARY");
+  if (path == nullptr || *path == '\0') return;
+  std::FILE* f = std::fopen(path, "a");
+  if (f == nullptr || std::fputs(summary.c_str(), f) < 0) {
+    fmt::print(stderr, "mxguard preflight: warning: cannot append to $GITHUB_STEP_SUMMARY ({})\n", path);
+  }
+  if (f != nullptr) std::fclose(f);
+}
 
 int run_preflight(const PreflightOptions& o) {
   preflight::PlanRequest r;
@@ -47,6 +73,7 @@ int run_preflight(const PreflightOptions& o) {
   if (o.intermediate_pad) {
     r.padding = *o.intermediate_pad == "loaded" ? matrix::Padding::Correct : matrix::Padding::FromIOverTp;
   }
+  if (o.kernel_pads) r.kernel_pads = parse_pad_convention(*o.kernel_pads);
   const preflight::Plan plan = preflight::plan_sglang(r);
   // The named scenarios are a courtesy; a missing file (installed binary) just leaves them out.
   std::vector<matrix::Scenario> scenarios;
@@ -57,6 +84,7 @@ int run_preflight(const PreflightOptions& o) {
   } else {
     fmt::print("{}", preflight::render_text(plan, verdict));
   }
+  annotate_for_ci(verdict);
   return verdict.bad() ? exit_code::kRegression : exit_code::kPass;
 }
 
@@ -78,8 +106,12 @@ void add_preflight_command(CLI::App& app, Action& action) {
       "  layout-mismatch               the kernel's read for (is_shuffled, gate mode) does not recover the\n"
       "                                bytes the shuffle wrote (LAYOUTS.md §8, the matrix derivation)\n"
       "  separated-at-tp               gate mode separated at tp >= 2 (sglang#27201: GSM8K ~0.04)\n"
-      "  intermediate-pad-drops-units  a rank loaded more units than I_p - intermediate_pad (tp 4: 736 vs\n"
-      "                                720; tp 8: 384 vs 360), so the kernel drops real units\n"
+      "  intermediate-pad-drops-units  a rank loaded more units than the kernel computes for intermediate_pad\n"
+      "                                in its pad convention (--kernel-pad-convention)\n"
+      "Hazards that depend on a choice preflight cannot see (WARN, exit 0, a GitHub annotation in CI):\n"
+      "  intermediate-pad-kernel-dependent  I_p - I/tp hides loaded units (tp 4: 736 vs 720; tp 8: 384 vs\n"
+      "                                360) from a kernel taking the pad exactly (AITER FlyDSL, vLLM #44679)\n"
+      "                                but not from CK-tile, which rounds it down (152 -> 128 at tp 8)\n"
       "Things a static look cannot confirm (GPU arch, the AITER kernel picked) are printed as warnings.\n"
       "--sglang-behaviour picks the SGLang code, since the incident's versions differ in code, not env:\n"
       "  pre-fix    before sglang#26884: a16w4 interleaved tiles whatever the env, is_shuffled lost\n"
@@ -116,6 +148,10 @@ void add_preflight_command(CLI::App& app, Action& action) {
                   "What-if override of how intermediate_pad is computed: i-over-tp (SGLang: I_p - I/tp)\n"
                   "| loaded (I_p - units loaded on the rank, the fix)")
       ->check(CLI::IsMember({"i-over-tp", "loaded"}));
+  cmd->add_option("--kernel-pad-convention", o->kernel_pads,
+                  "How the AITER kernel that runs reads the pads, when known: exact (FlyDSL) | granule\n"
+                  "(CK-tile: rounded down to 64 / 128). Unset: AITER's dispatcher decides (a WARN, not BAD)")
+      ->check(CLI::IsMember({"exact", "granule"}));
   cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none)")
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema mxguard.preflight/1)");
@@ -128,10 +164,13 @@ void add_preflight_command(CLI::App& app, Action& action) {
       "  # 2. the first fix at tp 2 (GSM8K ~0.04): separated tiles, separated kernel -> BAD separated-at-tp\n"
       "  mxguard preflight --model-config gpt-oss-120b/config.json --sglang-behaviour separated --tp 2\n"
       "  # 3. today's default, interleave (tp 1 and 2 OK; at tp 4 and 8 intermediate_pad = I_p - I/tp\n"
-      "  #    hides loaded units -> BAD intermediate-pad-drops-units unless --intermediate-pad loaded)\n"
+      "  #    hides loaded units from an exact-pad kernel only -> WARN intermediate-pad-kernel-dependent,\n"
+      "  #    exit 0; BAD with --kernel-pad-convention exact, OK with granule or --intermediate-pad loaded)\n"
       "  mxguard preflight --model-config gpt-oss-20b/config.json --env SGLANG_USE_AITER=1 --tp 2\n"
+      "  mxguard preflight --model-config gpt-oss-120b/config.json --env SGLANG_USE_AITER=1 --tp 8\n"
+      "  mxguard preflight --model-config gpt-oss-120b/config.json --tp 8 --kernel-pad-convention exact\n"
       "  mxguard preflight --model-config gpt-oss-20b/config.json --tp 8 --intermediate-pad loaded --json\n"
-      "Exit codes: 0 no known-bad combination, 1 known-bad (a BAD line says why), 2 bad input (missing\n"
+      "Exit codes: 0 no known-bad combination (WARN lines included), 1 known-bad (a BAD line says why), 2 bad input (missing\n"
       "config field, non-MoE model, tp not dividing, bad --env syntax)\n");
   cmd->callback([&action, o] { action = [o] { return run_preflight(*o); }; });
 }

@@ -3,8 +3,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "harness/command.hpp"
 #include "harness/interrupt.hpp"
@@ -20,10 +22,14 @@ namespace {
 struct ProbeCliOptions {
   probe::ProbeConfig config;
   std::string api = "sglang", extract = "sglang", stop = "fixed", shots_from = "test";
-  std::string data, train_data, baseline, out = "probe-out", model;
+  std::string data, train_data, baseline, agree_with, out = "probe-out", model;
+  int top_logprobs = -1;  // -1: 5 with --agree-with on an OpenAI API, else 0
   double min_accuracy = -1;
   bool no_warmup = false, bisect = false, quiet = false;
 };
+
+// The closeness rule's k when --agree-with is given without --top-logprobs (vLLM's model tests use 5).
+constexpr int kDefaultAgreementTopK = 5;
 
 // git bisect run reads 125 as "skip this commit" and >= 128 as "abort the bisect" (PROBE.md).
 int bisect_exit_code(int rc, bool server_not_ready) {
@@ -33,6 +39,24 @@ int bisect_exit_code(int rc, bool server_not_ready) {
     case exit_code::kInfra: return server_not_ready ? exit_code::kBisectSkip : exit_code::kBisectAbort;
     default: return exit_code::kBisectAbort;  // bad input or interrupted: not this commit's fault
   }
+}
+
+// A model's output quoted on one line (JSON string syntax; invalid UTF-8 replaced).
+std::string quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void print_agreement(const report::ProbeAgreement& a) {
+  constexpr std::size_t kShown = 5;
+  fmt::print("Agreement with {}: {}\n", a.baseline_path, report::agreement_line(a));
+  for (std::size_t i = 0; i < a.divergences.size() && i < kShown; ++i) {
+    const auto& d = a.divergences[i];
+    const std::string token = d.token ? fmt::format(", token {}", *d.token) : "";
+    fmt::print("  question {}: differs at byte {}{} ({}): baseline {} now {}\n", d.index, d.char_offset, token,
+               d.close ? fmt::format("within top-{}", a.top_k) : "diverged", quoted(d.baseline_excerpt),
+               quoted(d.current_excerpt));
+  }
+  if (a.divergences.size() > kShown) fmt::print("  ... {} more in probe.json\n", a.divergences.size() - kShown);
 }
 
 int run_probe_command(ProbeCliOptions o) {
@@ -50,6 +74,10 @@ int run_probe_command(ProbeCliOptions o) {
   c.data = o.data;
   if (!o.train_data.empty()) c.train_data = o.train_data;
   if (!o.baseline.empty()) c.baseline = o.baseline;
+  if (!o.agree_with.empty()) c.agree_with = o.agree_with;
+  c.sampling.top_logprobs = o.top_logprobs >= 0 ? o.top_logprobs
+                            : (c.agree_with && c.api != probe::Api::Sglang) ? kDefaultAgreementTopK
+                                                                             : 0;
   if (!o.model.empty()) c.model = o.model;
   if (o.min_accuracy >= 0) c.min_accuracy = o.min_accuracy;
   c.out_dir = o.out;
@@ -74,6 +102,7 @@ int run_probe_command(ProbeCliOptions o) {
              report::probe_verdict_name(s.verdict), s.stop_reason, s.answered, s.errors, s.accuracy, s.wilson_lo,
              s.wilson_hi);
   for (const auto& r : s.reasons) fmt::print("  {}\n", r);
+  if (s.agreement) print_agreement(*s.agreement);
   fmt::print("Reports: {}/probe.json, probe.jsonl, junit.xml, summary.md, report.html\n", c.out_dir.string());
   std::fflush(stdout);
   return o.bisect ? bisect_exit_code(s.exit_code, run.server_not_ready) : s.exit_code;
@@ -131,6 +160,17 @@ void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
       ->group("Decision");
   cmd->add_option("--baseline", o.baseline,
                   "probe.jsonl of a reference run: paired exact McNemar test on the same questions")->group("Decision");
+  cmd->add_option("--agree-with", o.agree_with,
+                  "probe.jsonl of a reference run: every greedy answer must match it (first divergent byte and\n"
+                  "token reported); with logprobs, a differing token within the other side's top-k still agrees")
+      ->group("Decision");
+  cmd->add_option("--min-agreement", c.min_agreement, "--agree-with: required share of agreeing answers")
+      ->capture_default_str()
+      ->group("Decision");
+  cmd->add_option("--top-logprobs", o.top_logprobs,
+                  "Record each token's logprob and top-K alternatives (OpenAI APIs; default 5 with --agree-with, "
+                  "else 0)")
+      ->group("Decision");
   cmd->add_option("--paired-alpha", c.paired_alpha, "Significance level of the paired test")->capture_default_str()->group("Decision");
   cmd->add_option("--max-error-rate", c.max_error_rate,
                   "Stop with exit 3 once failed requests exceed this fraction of the questions")
@@ -249,7 +289,10 @@ void add_probe(CLI::App& app, Action& action) {
       "0.88 -> 0.21): SGLang's few-shot prompt, sampling parameters, warm-up and scoring, byte for byte.\n"
       "Failed requests (connection errors, timeouts, 5xx, aborted generations) are retried and never\n"
       "count as wrong answers; past --max-error-rate the run stops as an infrastructure failure.\n"
-      "Exit: 0 pass, 1 accuracy regression, 2 bad input, 3 infrastructure failure, 130 interrupted\n"
+      "With --agree-with, each greedy answer is compared with a reference run's (the signal that needs\n"
+      "no accuracy: a random-weight model works as well as a real one).\n"
+      "Exit: 0 pass, 1 accuracy regression or answers that disagree with --agree-with, 2 bad input,\n"
+      "3 infrastructure failure, 130 interrupted\n"
       "(with --bisect: 0 / 1 / 125 / 129).");
   cmd->require_subcommand(0, 1);
   auto o = std::make_shared<ProbeCliOptions>();
@@ -264,6 +307,8 @@ void add_probe(CLI::App& app, Action& action) {
       "  mxguard probe --data test.jsonl --stop sprt --p-good 0.88 --p-bad 0.21\n"
       "  # pre-merge: paired against the main branch's run\n"
       "  mxguard probe --data test.jsonl --baseline main-probe/probe.jsonl --out pr-probe\n"
+      "  # same greedy answers as main's run (record that one with --top-logprobs 5 too)\n"
+      "  mxguard probe --data test.jsonl --api completions --agree-with main-probe/probe.jsonl --out pr-probe\n"
       "  # rehearse without a GPU: `mxguard standin --port 30000` in another shell");
   // The run is the default action; a subcommand (fetch-data, simulate) sets its own.
   cmd->callback([&action, cmd, o] {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "kernels/format/mxfp4.hpp"
+#include "kernels/backend/kernel_extents.hpp"
 #include "kernels/layout/index_maps.hpp"
 
 namespace mxg::matrix {
@@ -108,19 +109,26 @@ namespace {
 const char* half_name(int half) { return half == 0 ? "gate" : "up"; }
 }  // namespace
 
-Derivation derive(const Combination& combo, const Geometry& g) {
+std::int64_t kernel_units(const Combination& combo, const Geometry& g, PadConvention convention) {
+  return kernel_extents(convention, g.hidden_padded, g.intermediate_padded, g.hidden_pad(),
+                        g.stated_intermediate_pad(combo.padding))
+      .units;
+}
+
+Derivation derive(const Combination& combo, const Geometry& g, PadConvention convention) {
   const DeviceMaps m{combo, g};
-  const std::int64_t used_units = g.intermediate_padded - g.stated_intermediate_pad(combo.padding);
+  const std::int64_t used_units = kernel_units(combo, g, convention);
   const std::int64_t used_w13_bytes = (g.hidden_padded - g.hidden_pad()) / 2;
   const std::int64_t used_w13_cols = lm::ceil_div(g.hidden_padded - g.hidden_pad(), mxfp4::kBlock);
   const std::int64_t used_w2_bytes = used_units / 2;
   const std::int64_t used_w2_cols = lm::ceil_div(used_units, mxfp4::kBlock);
 
   if (used_units < g.loaded_units) {
-    return {false, fmt::format("intermediate_pad = {} leaves {} units but the loader filled {}: units {}..{} are "
+    return {false, fmt::format("intermediate_pad = {} leaves {} units{} but the loader filled {}: units {}..{} are "
                                "never read",
-                               g.stated_intermediate_pad(combo.padding), used_units, g.loaded_units, used_units,
-                               g.loaded_units - 1)};
+                               g.stated_intermediate_pad(combo.padding), used_units,
+                               convention == PadConvention::Exact ? "" : " (granule pad convention)", g.loaded_units,
+                               used_units, g.loaded_units - 1)};
   }
   // Both ends of the expert range: a per-expert map that is right for expert 0 but wrong
   // further on (a global scale row, say) shows at the last expert.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "harness/matrix/dimensions.hpp"
+#include "kernels/backend/pad_convention.hpp"
 
 namespace mxg::matrix {
 
@@ -60,6 +61,14 @@ struct Derivation {
   std::string reason;
 };
 
-Derivation derive(const Combination& combo, const Geometry& geometry);
+// `convention`: how the kernel that runs reads the stated pads (kernels/backend/pad_convention.hpp).
+// With `granule` (AITER's CK-tile kernels) a pad computed from I/tp is rounded down far enough at
+// GPT-OSS tp 4 and 8 that every loaded unit is computed, so padding from-i-over-tp is consistent there;
+// with `exact` (FlyDSL, mxguard's kernels) it drops real units (the vLLM #44679 class).
+Derivation derive(const Combination& combo, const Geometry& geometry,
+                  PadConvention convention = PadConvention::Exact);
+
+// Units the kernel computes for this combination's stated pad in `convention`.
+std::int64_t kernel_units(const Combination& combo, const Geometry& geometry, PadConvention convention);
 
 }  // namespace mxg::matrix

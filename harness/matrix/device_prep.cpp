@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/backend/kernel_extents.hpp"
 #include "kernels/format/mxfp4.hpp"
 #include "kernels/layout/row_interleave.hpp"
 #include "kernels/layout/scale_shuffle.hpp"
@@ -58,35 +59,35 @@ Geometry rank_geometry(const RankSlice& s) {
 }
 
 namespace {
-// Poisons, in the canonical padded buffers (interleaved w13 rows), everything the kernel is told
-// is absent: units >= used and inputs / outputs >= H. Whole E8M0 blocks only (a block that mixes
-// present and absent elements keeps its scale).
-void poison_absent(RankSlice& s, std::int64_t used_units) {
-  const std::int64_t experts = s.w13.dim(0), i_p = s.plan.intermediate_padded, h = s.plan.hidden,
-                     h_p = s.plan.hidden_padded;
+// Poisons, in the canonical padded buffers (interleaved w13 rows), everything the kernel never reads
+// (LAYOUTS.md §8, in the kernel's pad convention): units >= x.units, w13 inputs >= x.inputs, w2 units
+// >= x.units_read, outputs >= x.outputs. Whole E8M0 blocks only (a block that mixes read and unread
+// elements keeps its scale).
+void poison_absent(RankSlice& s, const KernelExtents& x) {
+  const std::int64_t experts = s.w13.dim(0), i_p = s.plan.intermediate_padded, h_p = s.plan.hidden_padded;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   {
-    const std::int64_t cols = s.w13_scale.dim(2), first_absent_col = layout::ceil_div(h, mxfp4::kBlock);
+    const std::int64_t cols = s.w13_scale.dim(2), first_absent_col = layout::ceil_div(x.inputs, mxfp4::kBlock);
     auto sc = s.w13_scale.as_mut<std::uint8_t>();
     auto bias = s.w13_bias.as_mut<float>();
     for (std::int64_t e = 0; e < experts; ++e) {
       for (std::int64_t row = 0; row < 2 * i_p; ++row) {
         std::uint8_t* r = sc.data() + (e * 2 * i_p + row) * cols;
-        const bool absent_unit = row / 2 >= used_units;
+        const bool absent_unit = row / 2 >= x.units;
         for (std::int64_t c = absent_unit ? 0 : first_absent_col; c < cols; ++c) r[c] = kNanScale;
         if (absent_unit) bias[e * 2 * i_p + row] = nan;
       }
     }
   }
   {
-    const std::int64_t cols = s.w2_scale.dim(2), first_absent_col = layout::ceil_div(used_units, mxfp4::kBlock);
+    const std::int64_t cols = s.w2_scale.dim(2), first_absent_col = layout::ceil_div(x.units_read, mxfp4::kBlock);
     auto sc = s.w2_scale.as_mut<std::uint8_t>();
     auto bias = s.w2_bias.as_mut<float>();
     for (std::int64_t e = 0; e < experts; ++e) {
       for (std::int64_t row = 0; row < h_p; ++row) {
         std::uint8_t* r = sc.data() + (e * h_p + row) * cols;
-        for (std::int64_t c = row >= h ? 0 : first_absent_col; c < cols; ++c) r[c] = kNanScale;
-        if (row >= h) bias[e * h_p + row] = nan;
+        for (std::int64_t c = row >= x.outputs ? 0 : first_absent_col; c < cols; ++c) r[c] = kNanScale;
+        if (row >= x.outputs) bias[e * h_p + row] = nan;
       }
     }
   }
@@ -94,7 +95,7 @@ void poison_absent(RankSlice& s, std::int64_t used_units) {
     auto act = s.hidden.as_mut<std::uint16_t>();
     const std::uint16_t bf16_nan = f32_to_bf16(nan);
     for (std::int64_t t = 0; t < s.hidden.dim(0); ++t)
-      for (std::int64_t j = h; j < h_p; ++j) act[t * h_p + j] = bf16_nan;
+      for (std::int64_t j = x.inputs; j < h_p; ++j) act[t * h_p + j] = bf16_nan;
   }
 }
 
@@ -111,11 +112,12 @@ bool deinterleaves_scales(Prep p) { return p == Prep::Deinterleaved || p == Prep
 bool deinterleaves_bias(Prep p) { return p == Prep::Deinterleaved || p == Prep::DeinterleavedScalesInterleaved; }
 }  // namespace
 
-FusedMoeProblem prepare_problem(const RankSlice& slice, const Combination& c, const ShapeSpec& shape) {
+FusedMoeProblem prepare_problem(const RankSlice& slice, const Combination& c, const ShapeSpec& shape,
+                                PadConvention convention) {
   const Geometry g = rank_geometry(slice);
   const std::int64_t stated_pad = g.stated_intermediate_pad(c.padding);
   RankSlice s = slice;  // tensors are copy-on-write: poisoning copies only what it touches
-  poison_absent(s, g.intermediate_padded - stated_pad);
+  poison_absent(s, kernel_extents(convention, g.hidden_padded, g.intermediate_padded, g.hidden_pad(), stated_pad));
 
   const std::int64_t experts = s.w13.dim(0);
   const std::string label = shape.name;

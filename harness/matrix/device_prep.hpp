@@ -31,6 +31,10 @@ Geometry rank_geometry(const RankSlice& slice);
 // The buffers depend on prep, shuffles and the stated padding only; is_shuffled and gate_mode are
 // what the kernel is told. Padding the kernel is told to skip is poisoned: E8M0 NaN (0xFF) scales
 // and NaN biases / activations, so a kernel that reads it produces NaN.
-FusedMoeProblem prepare_problem(const RankSlice& slice, const Combination& combo, const ShapeSpec& shape);
+// `convention`: the pad convention of the kernel that will read it; padding that kernel reads (a
+// CK-tile kernel rounds the pads down, so it reads into them) stays zero, as the serving stack
+// leaves it, and only what it never reads is poisoned.
+FusedMoeProblem prepare_problem(const RankSlice& slice, const Combination& combo, const ShapeSpec& shape,
+                                PadConvention convention = PadConvention::Exact);
 
 }  // namespace mxg::matrix

@@ -20,6 +20,8 @@ const std::vector<Mutant>& builtin_mutants() {
       {"nibble-flip", "w13: nibble order flipped in the gate row of unit 0"},
       {"w2-swap-tile", "w2: the first two 16x16-byte tiles of one expert read swapped"},
       {"k-block-dropped", "w13: the last real 32-input block of every row of one expert read as zero"},
+      {"pad-prerounded", "intermediate_pad handed over pre-rounded for CK-tile and doubled for the w13 rows "
+                         "(pad // 64 * 64 * 2, vLLM #42098 / #44679): the kernel drops loaded units"},
   };
   return mutants;
 }
@@ -50,6 +52,11 @@ void apply_mutant(const std::string& name, const DeviceMaps& m, std::int64_t e, 
         std::swap(s13[m.read_w13_scale(e, u, 0, c)], s13[m.read_w13_scale(e, u, 1, c)]);
   } else if (name == "pad-wrong-by-16") {
     p.intermediate_pad += 16;
+  } else if (name == "pad-prerounded") {
+    // The kernel then rounds it (CK-tile) or takes it (FlyDSL) once more; capped below I_p, the
+    // largest pad a problem can state.
+    const std::int64_t ip = m.g.intermediate_padded;
+    p.intermediate_pad = std::min(p.intermediate_pad / 64 * 64 * 2, ip - 1);
   } else if (name == "bias-shift") {
     auto bias = p.w13_bias.as_mut<float>();
     const std::int64_t rows = p.w13_bias.dim(1);

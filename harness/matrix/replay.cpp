@@ -37,6 +37,10 @@ std::string replay_command_prefix(const RunOptions& o) {
   if (!o.backend_options.kernel_cmd.empty() || !o.backend_options.kernel_worker.empty() || o.isolate) {
     cmd += fmt::format(" --timeout {:g}", o.backend_options.timeout_seconds);
   }
+  if (o.backend_options.pad_convention != PadConvention::Exact) {
+    cmd += fmt::format(" --pad-convention {}", pad_convention_name(o.backend_options.pad_convention));
+  }
+  if (!o.backend_options.kernel_mutant.empty()) cmd += " --kernel-mutant " + proc::shell_quote(o.backend_options.kernel_mutant);
   for (const auto s : o.seeds) cmd += fmt::format(" --seed {}", s);
   return cmd + " --only-id";
 }
@@ -50,15 +54,16 @@ std::filesystem::path reference_path_for(const std::filesystem::path& problem) {
   return problem.parent_path() / (name + ".reference.safetensors");
 }
 
-void write_combination_problem(const Instance& inst, const Combination& combo, const std::filesystem::path& out) {
+void write_combination_problem(const Instance& inst, const Combination& combo, const std::filesystem::path& out,
+                               PadConvention convention) {
   const CanonicalInputs inputs = generate_inputs(inst.shape, inst.tokens, inst.routing, inst.inputs, inst.seed);
   const RankSlice slice = slice_rank(inputs, inst.shape);
   const Tensor reference = reference_output(inputs, slice.plan, inst.shape);
-  FusedMoeProblem p = prepare_problem(slice, combo, inst.shape);
+  FusedMoeProblem p = prepare_problem(slice, combo, inst.shape, convention);
   p.is_shuffled = combo.is_shuffled;
   p.gate_mode = combo.gate_mode;
   const std::string id = result_id(inst, combination_id(combo));
-  const Derivation d = derive(combo, rank_geometry(slice));
+  const Derivation d = derive(combo, rank_geometry(slice), convention);
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
   write_problem(out, p);
   const auto ref_path = reference_path_for(out);

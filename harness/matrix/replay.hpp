@@ -19,7 +19,9 @@ std::string replay_command_prefix(const RunOptions& o);
 // Writes `combo` of `instance` as a problem file to `out` (the device buffers with this combination's
 // is_shuffled and gate mode, exactly what the backend would get) and the reference output beside it
 // (reference_path_for(out), tensor "y"). Prints both paths and the commands that run and judge it.
-void write_combination_problem(const Instance& instance, const Combination& combo, const std::filesystem::path& out);
+// `convention`: the run's --pad-convention (how the stated pads are prepared and judged).
+void write_combination_problem(const Instance& instance, const Combination& combo, const std::filesystem::path& out,
+                               PadConvention convention);
 
 // "dir/x.safetensors" -> "dir/x.reference.safetensors"; any other name gets ".reference.safetensors" appended.
 std::filesystem::path reference_path_for(const std::filesystem::path& problem);

@@ -158,7 +158,8 @@ int write_problem_of(const RunOptions& o, const std::vector<Planned>& plan) {
       if (id != o.write_problem_id) continue;
       write_combination_problem(*pl.instance, c,
                                 o.write_problem_out.empty() ? std::filesystem::path(problem_file_name(id))
-                                                            : o.write_problem_out);
+                                                            : o.write_problem_out,
+                                o.backend_options.pad_convention);
       return exit_code::kPass;
     }
   }
@@ -217,8 +218,9 @@ std::unique_ptr<FusedMoeBackend> Runner::make_worker_backend(std::optional<int> 
   // so a crash or GPU fault is the ERROR of the combination it was running and the next one gets a
   // fresh worker. The worker reports the real backend's kernel and device in its hello.
   WorkerBackendSettings w;
-  w.command = fmt::format("exec '{}' kernel worker --backend '{}' --threads {}", opt_.self_exe.string(), opt_.backend,
-                          o.threads);
+  w.command = fmt::format("exec '{}' kernel worker --backend '{}' --threads {} --pad-convention {}{}",
+                          opt_.self_exe.string(), opt_.backend, o.threads, pad_convention_name(o.pad_convention),
+                          o.kernel_mutant.empty() ? "" : fmt::format(" --kernel-mutant '{}'", o.kernel_mutant));
   w.backend_name = opt_.backend;
   w.timeout_seconds = o.timeout_seconds;
   w.rss_limit_bytes = o.worker_rss_limit_bytes;
@@ -234,8 +236,10 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
   report::CombinationResult r = result_header(inst, combination_id(combo), dimension_map(combo));
   if (!mutant.empty()) r.id += "/mutant=" + mutant;
   r.mutant = mutant;
-  r.scenarios = mutant.empty() ? realised_scenarios(scenarios_, combo, ctx.geometry) : std::vector<std::string>{};
-  const Derivation d = derive(combo, ctx.geometry);
+  r.scenarios = mutant.empty()
+                    ? realised_scenarios(scenarios_, combo, ctx.geometry, opt_.backend_options.pad_convention)
+                    : std::vector<std::string>{};
+  const Derivation d = derive(combo, ctx.geometry, opt_.backend_options.pad_convention);
   r.expected_consistent = d.consistent && mutant.empty();
   r.derivation = mutant.empty() ? d.reason : "mutant " + mutant + " breaks the kernel's read";
   const BackendInfo info = backend.info();
@@ -464,7 +468,7 @@ int Runner::run() {
     if (opt_.mutants) {
       std::vector<Combination> consistent;
       for (const auto& c : pl.combos)
-        if (derive(c, ctx.geometry).consistent) consistent.push_back(c);
+        if (derive(c, ctx.geometry, opt_.backend_options.pad_convention).consistent) consistent.push_back(c);
       for (const auto& mu : builtin_mutants()) {
         // A resumed run skips mutant runs it already has, like any other finished combination.
         std::vector<Combination> mutant_todo;
@@ -483,7 +487,7 @@ int Runner::run() {
         const auto& item = items[i];
         FusedMoeProblem prepared;
         try {
-          prepared = prepare_problem(slice, item.group.buffers, inst.shape);
+          prepared = prepare_problem(slice, item.group.buffers, inst.shape, opt_.backend_options.pad_convention);
         } catch (const std::exception& e) {
           for (const auto& c : item.group.members) {
             report::CombinationResult r = result_header(inst, combination_id(c), dimension_map(c));

@@ -72,7 +72,7 @@ std::vector<Scenario> load_scenarios(const std::filesystem::path& path) {
 }
 
 std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenarios, const Combination& c,
-                                            const Geometry& g) {
+                                            const Geometry& g, PadConvention convention) {
   const auto dims = dimension_map(c);
   std::vector<std::string> names;
   for (const auto& s : scenarios) {
@@ -80,7 +80,9 @@ std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenari
     const bool matches = std::all_of(s.match.begin(), s.match.end(),
                                      [&](const auto& kv) { return dims.at(kv.first) == kv.second; });
     if (!matches) continue;
-    if (s.only_where_loaded_exceeds_i_over_tp && g.loaded_units <= g.units_over_tp) continue;
+    if (s.only_where_loaded_exceeds_i_over_tp &&
+        (g.loaded_units <= g.units_over_tp || kernel_units(c, g, convention) >= g.loaded_units))
+      continue;
     names.push_back(s.name);
   }
   return names;

@@ -23,9 +23,10 @@ struct Scenario {
 // Throws InputError "FILE: /scenarios/2/match/gate_mode: ..." for unknown keys, dimensions or values.
 std::vector<Scenario> load_scenarios(const std::filesystem::path& path);
 
-// Names of the scenarios this combination realises at this geometry.
+// Names of the scenarios this combination realises at this geometry, for a kernel reading the pads
+// in `convention` ("loaded-exceeds-i-over-tp" holds where that kernel drops loaded units).
 std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenarios, const Combination& c,
-                                            const Geometry& g);
+                                            const Geometry& g, PadConvention convention = PadConvention::Exact);
 // Names of the scenarios of another family that a combination with these dimensions realises
 // (`dims` holds "family" and the family's dimension values).
 std::vector<std::string> realised_scenarios(const std::vector<Scenario>& scenarios,

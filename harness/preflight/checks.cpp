@@ -3,6 +3,7 @@
 #include "harness/preflight/checks.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,11 @@ namespace mxg::preflight {
 
 bool Verdict::bad() const {
   return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.severity == Severity::Bad; });
+}
+
+bool Verdict::warned() const {
+  return std::any_of(findings.begin(), findings.end(),
+                     [](const Finding& f) { return f.severity == Severity::Warning && f.rule != "unverified"; });
 }
 
 namespace {
@@ -48,6 +54,51 @@ std::string mismatch_summary(const matrix::Combination& c) {
   return out;
 }
 
+// Loaded units a rank's kernel surely drops: in the pinned convention, or (convention unknown) in
+// both, since a granule kernel drops no more than an exact one.
+std::int64_t dropped_units(const Plan& plan, const RankRow& r) {
+  if (!plan.request.kernel_pads) return r.dropped_granule;
+  return *plan.request.kernel_pads == PadConvention::Exact ? r.dropped : r.dropped_granule;
+}
+
+// The padding rule (LAYOUTS.md §4): BAD where the kernel surely drops loaded units, WARN where only
+// an exact-pad kernel would (the vLLM #44679 class: which kernel runs is AITER's choice).
+std::optional<Finding> pad_finding(const Plan& plan) {
+  std::string sure, exact_only;
+  std::int64_t sure_total = 0, exact_total = 0;
+  for (const RankRow& r : plan.ranks) {
+    if (const std::int64_t d = dropped_units(plan, r); d > 0) {
+      sure_total += d;
+      sure += fmt::format("{}rank {} loaded {} but the kernel uses {}", sure.empty() ? "" : ", ", r.rank, r.loaded,
+                          r.loaded - d);
+    }
+    if (r.dropped > 0) {
+      exact_total += r.dropped;
+      exact_only += fmt::format("{}rank {} loaded {} but the kernel uses {}", exact_only.empty() ? "" : ", ", r.rank,
+                                r.loaded, r.used);
+    }
+  }
+  const std::string convention =
+      plan.request.kernel_pads ? fmt::format("{} pad convention", pad_convention_name(*plan.request.kernel_pads))
+                               : "both pad conventions";
+  if (sure_total > 0) {
+    return Finding{Severity::Bad, "intermediate-pad-drops-units",
+                   fmt::format("intermediate_pad = I_p - I/tp hides {} loaded intermediate units ({}; {}): the kernel "
+                               "treats real units as padding (LAYOUTS.md §4)",
+                               sure_total, sure, convention)};
+  }
+  if (exact_total > 0 && !plan.request.kernel_pads) {
+    return Finding{Severity::Warning, "intermediate-pad-kernel-dependent",
+                   fmt::format("intermediate_pad = I_p - I/tp hides {} loaded units from a kernel that takes the pad "
+                               "exactly ({}; AITER's FlyDSL kernels, the vLLM #44679 class) but none from AITER's "
+                               "CK-tile kernels, which round it down to granules (// 64, // 128); which one runs is "
+                               "AITER's dispatcher's choice (aiter/fused_moe.py get_2stage_cfgs), pin it with "
+                               "--kernel-pad-convention (LAYOUTS.md §4)",
+                               exact_total, exact_only)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Verdict check_plan(const Plan& plan, const std::vector<matrix::Scenario>& scenarios) {
@@ -73,21 +124,7 @@ Verdict check_plan(const Plan& plan, const std::vector<matrix::Scenario>& scenar
                      plan.moe_tp, kGuInterleaveEnv)});
   }
 
-  std::vector<std::string> short_ranks;
-  std::int64_t dropped = 0;
-  for (const RankRow& r : plan.ranks) {
-    if (r.dropped == 0) continue;
-    dropped += r.dropped;
-    short_ranks.push_back(fmt::format("rank {} loaded {} but the kernel uses {}", r.rank, r.loaded, r.used));
-  }
-  if (dropped > 0) {
-    std::string list;
-    for (const auto& s : short_ranks) list += (list.empty() ? "" : ", ") + s;
-    v.findings.push_back({Severity::Bad, "intermediate-pad-drops-units",
-                          fmt::format("intermediate_pad = I_p - I/tp hides {} loaded intermediate units ({}): the "
-                                      "kernel treats real units as padding (LAYOUTS.md §4)",
-                                      dropped, list)});
-  }
+  if (auto pad = pad_finding(plan)) v.findings.push_back(std::move(*pad));
 
   for (const auto& note : plan.notes) v.findings.push_back({Severity::Warning, "unverified", note});
 
@@ -98,7 +135,7 @@ Verdict check_plan(const Plan& plan, const std::vector<matrix::Scenario>& scenar
                                .units_over_tp = r.units_over_tp, .experts = plan.experts_per_rank};
       // The pad a rank effectively sees: where it hides nothing, it is as good as the correct one.
       matrix::Combination effective = c;
-      effective.padding = r.dropped > 0 ? matrix::Padding::FromIOverTp : matrix::Padding::Correct;
+      effective.padding = dropped_units(plan, r) > 0 ? matrix::Padding::FromIOverTp : matrix::Padding::Correct;
       for (auto& name : matrix::realised_scenarios(scenarios, effective, g)) {
         if (std::find(v.scenarios.begin(), v.scenarios.end(), name) == v.scenarios.end()) v.scenarios.push_back(name);
       }

@@ -23,6 +23,7 @@ struct Verdict {
   std::vector<Finding> findings;  // bad ones first, in rule order, then warnings
   std::vector<std::string> scenarios;  // named historical scenarios (cases/scenarios.json) the plan realises
   bool bad() const;
+  bool warned() const;  // a hazard that depends on something preflight cannot see (a WARN line)
 };
 
 // Rules:
@@ -30,7 +31,12 @@ struct Verdict {
 //                                loader's bytes (harness/matrix/derivation: LAYOUTS.md §8 consistency)
 //  separated-at-tp               gate mode separated with MoE tp >= 2: the FlyDSL fp4x2 separated kernel
 //                                bug of sgl-project/sglang#27201 (GSM8K ~0.04)
-//  intermediate-pad-drops-units  some rank loaded more units than I_p - intermediate_pad (LAYOUTS.md §4)
+//  intermediate-pad-drops-units  some rank loaded more units than the kernel computes for the stated
+//                                intermediate_pad in the kernel's pad convention (LAYOUTS.md §4); with the
+//                                convention unknown, only when both conventions drop units
+// Warnings with a rule (WARN, exit 0):
+//  intermediate-pad-kernel-dependent  units dropped by an exact-pad kernel (AITER FlyDSL) but not by a
+//                                granule one (CK-tile): AITER's dispatcher decides, mxguard cannot see it
 // `scenarios` (may be empty) name the matching historical scenarios.
 Verdict check_plan(const Plan& plan, const std::vector<matrix::Scenario>& scenarios = {});
 

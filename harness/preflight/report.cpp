@@ -38,9 +38,12 @@ std::string render_text(const Plan& p, const Verdict& v) {
     out += fmt::format("matches historical scenario(s): {}\n", names);
   }
   for (const Finding& f : v.findings) {
-    if (f.severity == Severity::Warning) out += fmt::format("warning: {}\n", f.message);
+    if (f.severity == Severity::Warning && f.rule != "unverified") out += fmt::format("WARN [{}]: {}\n", f.rule, f.message);
   }
-  if (!v.bad()) out += "OK\n";
+  for (const Finding& f : v.findings) {
+    if (f.severity == Severity::Warning && f.rule == "unverified") out += fmt::format("warning: {}\n", f.message);
+  }
+  if (!v.bad()) out += v.warned() ? "OK with a warning (exit 0): a hazard that depends on a choice preflight cannot see\n" : "OK\n";
   return out;
 }
 
@@ -78,7 +81,9 @@ nlohmann::json to_json(const Plan& p, const Verdict& v) {
                      {"intermediate_padded", r.intermediate_padded},
                      {"intermediate_pad", r.intermediate_pad},
                      {"used", r.used},
-                     {"dropped", r.dropped}});
+                     {"dropped", r.dropped},
+                     {"used_granule", r.used_granule},
+                     {"dropped_granule", r.dropped_granule}});
   }
   j["ranks"] = ranks;
   json findings = json::array();
@@ -87,7 +92,7 @@ nlohmann::json to_json(const Plan& p, const Verdict& v) {
   }
   j["findings"] = findings;
   j["scenarios"] = v.scenarios;
-  j["verdict"] = v.bad() ? "BAD" : "OK";
+  j["verdict"] = v.bad() ? "BAD" : v.warned() ? "WARN" : "OK";
   return j;
 }
 

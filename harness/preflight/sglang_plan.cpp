@@ -168,6 +168,9 @@ Plan plan_sglang(const PlanRequest& r) {
         c.padding == matrix::Padding::Correct ? t.intermediate_padded - t.units_loaded : t.intermediate_pad;
     row.used = t.intermediate_padded - row.intermediate_pad;
     row.dropped = std::max<std::int64_t>(0, row.loaded - row.used);
+    row.used_granule =
+        t.intermediate_padded - effective_pads(PadConvention::Granule, t.hidden_pad, row.intermediate_pad).intermediate_pad;
+    row.dropped_granule = std::max<std::int64_t>(0, row.loaded - row.used_granule);
     p.ranks.push_back(row);
     p.hidden_padded = t.hidden_padded;
     p.hidden_pad = t.hidden_pad;
@@ -229,8 +232,12 @@ Plan plan_sglang(const PlanRequest& r) {
   }
   p.notes.push_back("GPU architecture assumed gfx950 (MI35x): SGLang pre-shuffles MXFP4 MoE weights only where "
                     "is_gfx95_supported(); elsewhere the weights stay unshuffled");
-  p.notes.push_back("which AITER kernel runs (FlyDSL / CK, fp4x2 / bf16 activations, tuned CSV rows) depends on the "
-                    "AITER build and the token count and is not predicted");
+  p.notes.push_back(
+      r.kernel_pads
+          ? fmt::format("the AITER kernel is assumed to read the pads the {} way (--kernel-pad-convention)",
+                        pad_convention_name(*r.kernel_pads))
+          : "which AITER kernel runs (FlyDSL or CK-tile, bf16 / fp4 / fp8 activations, tuned CSV rows) depends on the "
+            "AITER build and the token count and is not predicted (aiter/fused_moe.py get_2stage_cfgs)");
   return p;
 }
 

@@ -13,6 +13,7 @@
 #include "harness/matrix/dimensions.hpp"
 #include "harness/preflight/env_vars.hpp"
 #include "harness/preflight/model_config.hpp"
+#include "kernels/backend/pad_convention.hpp"
 
 namespace mxg::preflight {
 
@@ -39,6 +40,9 @@ struct PlanRequest {
   std::optional<matrix::WeightShuffle> shuffle;  // the scale shuffle follows the same family
   std::optional<bool> is_shuffled;
   std::optional<matrix::Padding> padding;
+  // How the AITER kernel that will run reads the pads (--kernel-pad-convention); unset: unknown, since
+  // AITER's dispatcher picks FlyDSL (exact) or CK-tile (granule) per shape, token count and tuned row.
+  std::optional<PadConvention> kernel_pads;
 };
 
 // One pipeline step: what happens, with which values, and where that rule comes from.
@@ -55,8 +59,10 @@ struct RankRow {
   std::int64_t units_over_tp = 0;                          // I / tp
   std::int64_t intermediate_padded = 0;                    // I_p
   std::int64_t intermediate_pad = 0;                       // what the kernel is told
-  std::int64_t used = 0;                                   // I_p - intermediate_pad
-  std::int64_t dropped = 0;                                // loaded units the kernel treats as padding
+  std::int64_t used = 0;                                   // I_p - intermediate_pad (exact convention)
+  std::int64_t dropped = 0;                                // loaded units an exact-pad kernel treats as padding
+  std::int64_t used_granule = 0;                           // units a CK-tile (granule) kernel computes
+  std::int64_t dropped_granule = 0;                        // loaded units it treats as padding
 };
 
 struct Plan {

@@ -32,6 +32,12 @@ void validate(const ProbeConfig& c) {
     require(*c.min_accuracy >= 0 && *c.min_accuracy <= 1,
             fmt::format("--min-accuracy {}: must be in [0, 1]", *c.min_accuracy));
   }
+  require(c.min_agreement >= 0 && c.min_agreement <= 1,
+          fmt::format("--min-agreement {}: must be in [0, 1]", c.min_agreement));
+  require(c.sampling.top_logprobs >= 0 && c.sampling.top_logprobs <= 20,
+          fmt::format("--top-logprobs {}: must be in [0, 20] (the OpenAI APIs return at most 20)", c.sampling.top_logprobs));
+  require(c.sampling.top_logprobs == 0 || c.api != Api::Sglang,
+          fmt::format("--top-logprobs {}: needs --api completions or chat", c.sampling.top_logprobs));
   if (c.stop == StopRule::Sprt) validate(c.sprt);
   require(c.shots_from == ShotSource::Train || !c.train_data,
           "--train-data is only used with --shots-from train");

@@ -40,6 +40,8 @@ struct ProbeConfig {
   std::optional<double> min_accuracy;
   std::optional<std::filesystem::path> baseline;  // probe.jsonl of a reference run: paired comparison
   double paired_alpha = 0.05;
+  std::optional<std::filesystem::path> agree_with;  // probe.jsonl of a reference run: greedy-answer agreement
+  double min_agreement = 1.0;         // required share of agreeing questions (agreement.hpp)
   double max_error_rate = 0.05;       // errors / planned above this: stop, infrastructure failure
   // Output.
   std::filesystem::path out_dir = "probe-out";

@@ -29,7 +29,8 @@ nlohmann::json run_config_json(const ProbeConfig& c) {
                    {"presence_penalty", p.presence_penalty},
                    {"stop", p.stop},
                    {"skip_special_tokens", p.skip_special_tokens},
-                   {"ignore_eos", p.ignore_eos}};
+                   {"ignore_eos", p.ignore_eos},
+                   {"top_logprobs", p.top_logprobs}};
   j["stop"] = c.stop == StopRule::Sprt ? "sprt" : "fixed";
   if (c.stop == StopRule::Sprt) {
     j["sprt"] = {{"p_good", c.sprt.p_good}, {"p_bad", c.sprt.p_bad}, {"alpha", c.sprt.alpha}, {"beta", c.sprt.beta}};
@@ -37,6 +38,8 @@ nlohmann::json run_config_json(const ProbeConfig& c) {
   j["min_accuracy"] = c.min_accuracy ? nlohmann::json(*c.min_accuracy) : nlohmann::json(nullptr);
   j["baseline"] = c.baseline ? nlohmann::json(c.baseline->string()) : nlohmann::json(nullptr);
   j["paired_alpha"] = c.paired_alpha;
+  j["agree_with"] = c.agree_with ? nlohmann::json(c.agree_with->string()) : nlohmann::json(nullptr);
+  j["min_agreement"] = c.min_agreement;
   j["max_error_rate"] = c.max_error_rate;
   j["resume"] = c.resume;
   return j;

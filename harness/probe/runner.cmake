@@ -5,6 +5,7 @@ add_library(mxg_probe STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/question_plan.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/ordered_feed.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/paired_baseline.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/agreement.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/probe_outputs.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/runner.cpp)
 target_include_directories(mxg_probe PUBLIC ${PROJECT_SOURCE_DIR})
@@ -20,6 +21,7 @@ if(HTTPLIB_FOUND)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_fixture.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/refusing_port.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_units_test.cpp
+            ${CMAKE_CURRENT_SOURCE_DIR}/tests/agreement_test.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_runner_test.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_fuzz_test.cpp
     LIBS mxg_probe mxg_standin pugixml::pugixml fmt::fmt)

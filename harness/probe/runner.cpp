@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/probe/agreement.hpp"
 #include "harness/probe/ordered_feed.hpp"
 #include "harness/probe/paired_baseline.hpp"
 #include "harness/probe/probe_outputs.hpp"
@@ -70,6 +71,7 @@ ProbeQuestionRecord make_record(const PlannedQuestion& q, const HttpOutcome& o, 
   r.extracted = extract_prediction(c.extractor, g.text);
   r.correct = r.extracted && *r.extracted == q.label;
   r.degenerate = is_degenerate(g.text);
+  r.tokens = g.tokens;
   return r;
 }
 
@@ -182,6 +184,13 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   const QuestionPlan plan = make_question_plan(c);
   const auto n = static_cast<std::int64_t>(plan.questions.size());
   if (c.baseline) report::load_probe_jsonl(*c.baseline);  // an unreadable baseline is an input error: say it now
+  if (c.agree_with) {
+    try {
+      report::load_probe_jsonl(*c.agree_with);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--agree-with: {}", e.what()));
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(c.out_dir, ec);
   if (ec) throw InputError(fmt::format("--out {}: cannot create the folder: {}", c.out_dir.string(), ec.message()));
@@ -376,6 +385,16 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
     if (s.paired->regression) {
       failed.push_back(fmt::format("worse than the baseline on the same questions: {} lost, {} gained, McNemar p = {:.4g}",
                                    s.paired->baseline_only, s.paired->candidate_only, s.paired->p_value));
+    }
+  }
+  if (c.agree_with) {
+    std::vector<ProbeQuestionRecord> current;
+    for (const auto& d : done) {
+      if (d) current.push_back(*d);
+    }
+    s.agreement = compare_agreement(*c.agree_with, current, c.sampling.top_logprobs, c.min_agreement);
+    if (s.agreement->disagrees) {
+      failed.push_back(fmt::format("greedy answers differ from the baseline's: {}", report::agreement_line(*s.agreement)));
     }
   }
   if (failed.empty()) return finish(ProbeVerdict::Pass, "");

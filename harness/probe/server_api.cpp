@@ -6,6 +6,7 @@
 #include <chrono>
 #include <iterator>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -30,6 +31,16 @@ std::string snippet(std::string_view body) {
 
 // Serialises with invalid UTF-8 replaced (a prompt is user data; dump() would otherwise throw).
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void add_logprobs_request(json& j, Api a, int top_logprobs) {
+  if (top_logprobs <= 0) return;
+  if (a == Api::Chat) {
+    j["logprobs"] = true;
+    j["top_logprobs"] = top_logprobs;
+  } else {
+    j["logprobs"] = top_logprobs;  // the completions API: an integer, the number of alternatives
+  }
+}
 
 void add_openai_sampling(json& j, const SamplingParams& p) {
   j["max_tokens"] = p.max_new_tokens;
@@ -142,12 +153,72 @@ ParsedGeneration parse_openai(const json& j, Api a) {
     }
   }
   if (const auto fr = c0.find("finish_reason"); fr != c0.end()) g.finish_reason = finish_reason_of(*fr);
+  if (const auto lp = c0.find("logprobs"); lp != c0.end()) {
+    std::string error;
+    g.tokens = parse_logprobs(*lp, error);  // a malformed list loses the logprobs, not the answer
+  }
   if (const auto usage = j.find("usage"); usage != j.end() && usage->is_object()) {
     g.prompt_tokens = integer_field(*usage, "prompt_tokens");
     g.completion_tokens = integer_field(*usage, "completion_tokens");
   }
   r.generation = std::move(g);
   return r;
+}
+
+// {"token": "x", "logprob": -0.1} -> ("x", -0.1); anything else -> nullopt.
+std::optional<std::pair<std::string, double>> token_entry(const json& e) {
+  if (!e.is_object()) return std::nullopt;
+  const auto t = e.find("token");
+  const auto lp = e.find("logprob");
+  if (t == e.end() || !t->is_string() || lp == e.end() || !lp->is_number()) return std::nullopt;
+  return std::pair{t->get<std::string>(), lp->get<double>()};
+}
+
+// {"content": [{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, ...]}
+std::vector<report::ProbeToken> parse_content_logprobs(const json& content, std::string& error) {
+  std::vector<report::ProbeToken> out;
+  for (const json& e : content) {
+    const auto chosen = token_entry(e);
+    if (!chosen) {
+      error = fmt::format("logprobs.content[{}] has no 'token' string and 'logprob' number", out.size());
+      return {};
+    }
+    report::ProbeToken t{chosen->first, chosen->second, {}};
+    if (const auto top = e.find("top_logprobs"); top != e.end() && top->is_array()) {
+      for (const json& alt : *top)
+        if (const auto a = token_entry(alt)) t.top.push_back(*a);
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// OpenAI's legacy completions shape: parallel arrays, alternatives as {token: logprob} objects.
+std::vector<report::ProbeToken> parse_legacy_logprobs(const json& lp, std::string& error) {
+  const auto tokens = lp.find("tokens");
+  const auto values = lp.find("token_logprobs");
+  if (tokens == lp.end() || !tokens->is_array() || values == lp.end() || !values->is_array() ||
+      values->size() != tokens->size()) {
+    error = "logprobs has neither 'content' nor matching 'tokens' and 'token_logprobs' arrays";
+    return {};
+  }
+  const auto top = lp.find("top_logprobs");
+  std::vector<report::ProbeToken> out;
+  for (std::size_t i = 0; i < tokens->size(); ++i) {
+    if (!(*tokens)[i].is_string()) {
+      error = fmt::format("logprobs.tokens[{}] is not a string", i);
+      return {};
+    }
+    const json& v = (*values)[i];
+    report::ProbeToken t{(*tokens)[i].get<std::string>(), v.is_number() ? v.get<double>() : 0.0, {}};
+    if (top != lp.end() && top->is_array() && i < top->size() && (*top)[i].is_object()) {
+      for (const auto& [text, alt] : (*top)[i].items())
+        if (alt.is_number()) t.top.emplace_back(text, alt.get<double>());
+      std::ranges::stable_sort(t.top, [](const auto& x, const auto& y) { return x.second > y.second; });
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 std::string describe_attempt(const HttpAttempt& a) {
@@ -236,11 +307,13 @@ std::string generation_body(Api a, const std::string& model, const std::string& 
       j["model"] = model;
       j["prompt"] = prompt;
       add_openai_sampling(j, p);
+      add_logprobs_request(j, a, p.top_logprobs);
       break;
     case Api::Chat:
       j["model"] = model;
       j["messages"] = json::array({{{"role", "user"}, {"content", prompt}}});
       add_openai_sampling(j, p);
+      add_logprobs_request(j, a, p.top_logprobs);
       break;
   }
   return dump(j);
@@ -255,6 +328,23 @@ ParsedGeneration parse_generation(Api a, std::string_view body) {
     return r;
   }
   return a == Api::Sglang ? parse_sglang(*j) : parse_openai(*j, a);
+}
+
+std::vector<report::ProbeToken> parse_logprobs(const json& logprobs, std::string& error) {
+  if (logprobs.is_null()) return {};
+  if (!logprobs.is_object()) {
+    error = fmt::format("logprobs is a JSON {}, not an object", logprobs.type_name());
+    return {};
+  }
+  if (const auto content = logprobs.find("content"); content != logprobs.end()) {
+    if (content->is_null()) return {};
+    if (!content->is_array()) {
+      error = "logprobs.content is not an array";
+      return {};
+    }
+    return parse_content_logprobs(*content, error);
+  }
+  return parse_legacy_logprobs(logprobs, error);
 }
 
 std::string server_error_message(std::string_view body) {

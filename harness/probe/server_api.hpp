@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/probe/http_pool.hpp"
+#include "reports/probe_result.hpp"
 
 namespace mxg::probe {
 
@@ -33,6 +34,9 @@ struct SamplingParams {
   std::vector<std::string> stop{"Question", "Assistant:", "<|separator|>"};
   bool skip_special_tokens = true;
   bool ignore_eos = false;
+  // > 0: ask the OpenAI APIs for each generated token's logprob and its top_logprobs alternatives
+  // (completions: "logprobs": K; chat: "logprobs": true, "top_logprobs": K). 0: not requested.
+  int top_logprobs = 0;
 };
 
 std::string generation_path(Api a);  // "/generate", "/v1/completions", "/v1/chat/completions"
@@ -46,12 +50,18 @@ struct Generation {
   std::string finish_reason;  // "stop", "length", "abort", or what the server said; "" if absent
   std::optional<std::int64_t> prompt_tokens, completion_tokens;
   std::optional<double> server_latency_s;  // SGLang meta_info.e2e_latency
+  std::vector<report::ProbeToken> tokens;  // choices[0].logprobs, when the server returned them
 };
 struct ParsedGeneration {
   std::optional<Generation> generation;  // set when the body has the API's shape
   std::string error;                     // otherwise: what is wrong ("malformed JSON at byte 12", "no 'text'")
 };
 ParsedGeneration parse_generation(Api a, std::string_view body);
+// choices[0].logprobs in either shape servers use: {"content": [{"token", "logprob", "top_logprobs":
+// [{"token", "logprob"}]}]} (chat; llama.cpp for completions too) or OpenAI's legacy completions
+// {"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token: logprob}]}. Absent or null ->
+// empty; a malformed entry -> the error text (the answer itself is still used).
+std::vector<report::ProbeToken> parse_logprobs(const nlohmann::json& logprobs, std::string& error);
 
 // The message of an error body: {"error": {"message": ...}}, {"error": "..."}, {"object": "error",
 // "message": ...} or {"detail": ...}; otherwise the first 200 bytes of the body.

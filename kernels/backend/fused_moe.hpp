@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/backend/pad_convention.hpp"
 #include "kernels/tensor/tensor.hpp"
 
 namespace mxg {
@@ -65,6 +66,9 @@ struct BackendOptions {
   double timeout_seconds = 600;
   std::uint64_t worker_rss_limit_bytes = 0;  // persistent workers: 0 none, else restart past it
   std::optional<int> device;                 // persistent workers / commands: the GPU (--devices) it gets
+  // host and hip: which pad convention the kernel emulates (pad_convention.hpp; exact = mxguard's own).
+  PadConvention pad_convention = PadConvention::Exact;
+  std::string kernel_mutant;  // host: a built-in kernel bug (kernel_mutants.hpp); "" none
 };
 
 class FusedMoeBackend {

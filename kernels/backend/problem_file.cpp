@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/backend/guard_zones.hpp"
 #include "kernels/common/errors.hpp"
 #include "kernels/tensor/safetensors.hpp"
 
@@ -63,6 +64,7 @@ std::map<std::string, std::string> problem_metadata(const FusedMoeProblem& p) {
       {"intermediate_pad", std::to_string(p.intermediate_pad)},
       {"swiglu_limit", fmt::format("{}", p.swiglu_limit)},
       {"alpha", fmt::format("{}", p.alpha)},
+      {"guard_bytes", std::to_string(kGuardBytes)},
       {"tokens", std::to_string(p.tokens())},
       {"experts", std::to_string(p.experts())},
       {"topk", std::to_string(p.topk())},

@@ -53,4 +53,12 @@ void DeviceBuffer::fill(unsigned char value) {
   check(hipMemset(data_, value, size_), "hipMemset");
 }
 
+GuardedDeviceBuffer::GuardedDeviceBuffer(std::span<const std::byte> host, std::size_t guard)
+    : block_(host.size() + 2 * guard), guard_(guard) {
+  block_.fill(0xFF);
+  if (host.empty()) return;
+  check(hipMemcpy(static_cast<std::byte*>(block_.data()) + guard, host.data(), host.size(), hipMemcpyHostToDevice),
+        "hipMemcpy to device (guarded)");
+}
+
 }  // namespace mxg::gpu

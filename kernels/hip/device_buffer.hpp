@@ -37,4 +37,20 @@ class DeviceBuffer {
   std::size_t size_ = 0;
 };
 
+// A copy of host bytes between two guard zones of `guard` bytes set to 0xFF (E8M0 NaN), so a kernel
+// that reads past either end of a weight or scale tensor gets NaN rather than whatever lies next to
+// it (kernels/backend/guard_zones.hpp has the host side and the incident class).
+class GuardedDeviceBuffer {
+ public:
+  GuardedDeviceBuffer(std::span<const std::byte> host, std::size_t guard);
+  template <class T>
+  T* as() const {
+    return reinterpret_cast<T*>(static_cast<std::byte*>(block_.data()) + guard_);
+  }
+
+ private:
+  DeviceBuffer block_;
+  std::size_t guard_ = 0;
+};
+
 }  // namespace mxg::gpu

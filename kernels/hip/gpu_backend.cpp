@@ -7,6 +7,9 @@
 #include <vector>
 
 #include "kernels/backend/gpu_hook.hpp"
+#include "kernels/backend/guard_zones.hpp"
+#include "kernels/backend/pad_convention.hpp"
+#include "kernels/common/errors.hpp"
 #include "kernels/hip/device_buffer.hpp"
 #include "kernels/hip/device_info.hpp"
 #include "kernels/hip/gpu_runtime.hpp"
@@ -16,23 +19,31 @@ namespace {
 
 class GpuFusedMoeBackend final : public FusedMoeBackend {
  public:
-  explicit GpuFusedMoeBackend(KernelFamily family) : family_(family), device_(current_device()) {}
+  GpuFusedMoeBackend(KernelFamily family, PadConvention convention)
+      : family_(family), convention_(convention), device_(current_device()) {}
 
   BackendInfo info() const override {
-    return {kGpuBackendName, "mxguard-fused-moe-a16w4 v1 (" + device_.platform + ")", device_.name};
+    const std::string pads = convention_ == PadConvention::Exact ? "" : ", granule pads";
+    return {kGpuBackendName, "mxguard-fused-moe-a16w4 v1 (" + device_.platform + pads + ")", device_.name};
   }
 
-  Tensor run(const FusedMoeProblem& p) override {
-    validate_problem(p);
+  // Weights and scales sit between 0xFF guard zones (guard_zones.hpp); the pads are honoured in the
+  // configured convention (pad_convention.hpp), exactly as the host backend does.
+  Tensor run(const FusedMoeProblem& problem) override {
+    validate_problem(problem);
+    FusedMoeProblem p = problem;
+    const EffectivePads pads = effective_pads(convention_, problem.hidden_pad, problem.intermediate_pad);
+    p.hidden_pad = pads.hidden_pad;
+    p.intermediate_pad = pads.intermediate_pad;
     const MoeShape shape = moe_shape(p);
     Tensor y(DType::BF16, {shape.tokens, shape.hidden_valid()});
     if (shape.tokens == 0) return y;
 
     const DeviceBuffer hidden = DeviceBuffer::from_host(p.hidden.bytes());
-    const DeviceBuffer w13 = DeviceBuffer::from_host(p.w13.bytes());
-    const DeviceBuffer w13_scale = DeviceBuffer::from_host(p.w13_scale.bytes());
-    const DeviceBuffer w2 = DeviceBuffer::from_host(p.w2.bytes());
-    const DeviceBuffer w2_scale = DeviceBuffer::from_host(p.w2_scale.bytes());
+    const GuardedDeviceBuffer w13(p.w13.bytes(), kGuardBytes);
+    const GuardedDeviceBuffer w13_scale(p.w13_scale.bytes(), kGuardBytes);
+    const GuardedDeviceBuffer w2(p.w2.bytes(), kGuardBytes);
+    const GuardedDeviceBuffer w2_scale(p.w2_scale.bytes(), kGuardBytes);
     const DeviceBuffer w13_bias = DeviceBuffer::from_host(p.w13_bias.bytes());
     const DeviceBuffer w2_bias = DeviceBuffer::from_host(p.w2_bias.bytes());
     const DeviceBuffer ids = DeviceBuffer::from_host(p.topk_ids.bytes());
@@ -59,6 +70,7 @@ class GpuFusedMoeBackend final : public FusedMoeBackend {
 
  private:
   KernelFamily family_;
+  PadConvention convention_;
   DeviceInfo device_;
 };
 
@@ -78,8 +90,11 @@ MoeShape moe_shape(const FusedMoeProblem& p) {
   return s;
 }
 
-std::unique_ptr<FusedMoeBackend> make_gpu_backend(const BackendOptions& /*options*/, KernelFamily family) {
-  return std::make_unique<GpuFusedMoeBackend>(family);
+std::unique_ptr<FusedMoeBackend> make_gpu_backend(const BackendOptions& options, KernelFamily family) {
+  if (!options.kernel_mutant.empty()) {
+    throw InputError("--kernel-mutant: built into the host backend's kernel only, not the GPU backend");
+  }
+  return std::make_unique<GpuFusedMoeBackend>(family, options.pad_convention);
 }
 
 }  // namespace mxg::gpu

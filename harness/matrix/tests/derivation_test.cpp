@@ -95,6 +95,32 @@ TEST(Derivation, PaddingFromIOverTpFollowsTheLoaderTable) {
   EXPECT_NE(d.reason.find("384"), std::string::npos) << d.reason;
 }
 
+TEST(Derivation, GranulePadConventionComputesEveryLoadedUnitOfTheGptossTable) {
+  // LAYOUTS.md §4: CK-tile rounds intermediate_pad down to 64 (stage 1): tp 8's 152 -> 128 leaves
+  // 512 - 128 = 384 units, exactly what ranks 0-6 load; tp 4's 48 -> 0 leaves all 768.
+  auto c = kInterleavedPipeline;
+  c.padding = Padding::FromIOverTp;
+  for (const auto& g : {gptoss(4, 736, 768), gptoss(4, 672, 768), gptoss(8, 384, 512), gptoss(8, 192, 512)}) {
+    EXPECT_TRUE(derive(c, g, PadConvention::Granule).consistent) << derive(c, g, PadConvention::Granule).reason;
+  }
+  EXPECT_EQ(kernel_units(c, gptoss(8, 384, 512), PadConvention::Granule), 384);
+  EXPECT_EQ(kernel_units(c, gptoss(8, 384, 512), PadConvention::Exact), 360);
+  EXPECT_EQ(kernel_units(c, gptoss(4, 736, 768), PadConvention::Granule), 768);
+  // The same pad taken exactly (FlyDSL) drops real units: the vLLM #44679 class.
+  EXPECT_FALSE(derive(c, gptoss(8, 384, 512), PadConvention::Exact).consistent);
+  // A pad that hides 64 or more loaded units is not rescued by rounding: a ragged rank of 224 units
+  // over 4 (64 loaded, I/tp 56, I_p 256: pad 200 -> 192 leaves 64, fine) against one stated from
+  // 32 units (pad 224 -> 192: 64 used) and one from 0 (pad 256: 0 used).
+  const Geometry ragged{.hidden = 128, .hidden_padded = 256, .loaded_units = 64, .intermediate_padded = 256,
+                        .units_over_tp = 56, .experts = 2};
+  EXPECT_TRUE(derive(c, ragged, PadConvention::Granule).consistent);
+  const Geometry hides_all{.hidden = 128, .hidden_padded = 256, .loaded_units = 64, .intermediate_padded = 256,
+                           .units_over_tp = 0, .experts = 2};
+  const auto d = derive(c, hides_all, PadConvention::Granule);
+  EXPECT_FALSE(d.consistent);
+  EXPECT_NE(d.reason.find("granule"), std::string::npos) << d.reason;
+}
+
 TEST(Derivation, ExactlyTheSpecifiedPipelinesAreConsistentInTheFullProduct) {
   std::set<std::string> consistent;
   for (const auto& c : expand_combinations({{"padding", {"correct"}}})) {

@@ -5,6 +5,8 @@
 // separated tiles and scales, pre-shuffle flag on and the separated gate mode is the right way to
 // feed the kernel; losing the flag (the GPT-OSS incident's is_shuffled bug) or dispatching
 // interleaved tiles to the separated gate mode is wrong.
+#include <fstream>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -122,6 +124,76 @@ TEST(MatrixVerdicts, KernelCommandThatFailsIsErrorAndExitsThree) {
     EXPECT_EQ(r.verdict, "ERROR") << r.id;
     EXPECT_TRUE(contains(r.message, "external command failed")) << r.message;
   }
+}
+
+}  // namespace
+}  // namespace mxg::matrix::testing
+
+namespace mxg::matrix::testing {
+namespace {
+
+// I = 224 over tp 4 (LAYOUTS.md §4's bug class, small): ranks 0-2 load 64 units, I/tp = 56, I_p = 256,
+// so the pad from I/tp (200) hides 8 loaded units from a kernel that takes it exactly (the vLLM #44679
+// class) but not from one that rounds it down to 64 (CK-tile: 192, 64 units computed).
+std::filesystem::path write_ragged_case(const std::filesystem::path& dir, const std::string& gate) {
+  std::filesystem::create_directories(dir);
+  const nlohmann::json doc = {
+      {"name", "ragged"}, {"tier", "quick"}, {"comment", "ragged tp 4"},
+      {"shapes", nlohmann::json::array({{{"name", "ragged"}, {"hidden", 128}, {"intermediate", 224}, {"experts", 8},
+                                         {"topk", 2}, {"tp", 4}, {"ranks", nlohmann::json::array({0})}}})},
+      {"tokens", nlohmann::json::array({16})}, {"routing", nlohmann::json::array({"uniform"})},
+      {"inputs", nlohmann::json::array({"normal"})}, {"seeds", nlohmann::json::array({0})},
+      {"tolerance", {{"nmse", 1e-4}, {"max_rel", 0.45}, {"cosine", 0.9999}, {"note", "cases/default calibration"}}},
+      {"dimensions",
+       {{"prep", {"deinterleaved"}},
+        {"weight_shuffle", {gate == "interleave" ? "interleaved-tiles" : "separated-tiles"}},
+        {"scale_shuffle", {gate == "interleave" ? "interleaved" : "separated"}},
+        {"is_shuffled", {true}},
+        {"gate_mode", {gate}},
+        {"padding", {"correct", "from-i-over-tp"}}}}};
+  const auto path = dir / "ragged.json";
+  std::ofstream(path) << doc.dump(2);
+  return path;
+}
+
+std::map<std::string, std::string> verdicts_by_padding(const std::vector<ResultLine>& results) {
+  std::map<std::string, std::string> out;
+  for (const auto& r : results) out[r.id.substr(r.id.rfind("/pad=") + 5)] = r.verdict;
+  return out;
+}
+
+TEST(MatrixVerdicts, ThePadFromIOverTpIsCaughtForAnExactKernelAndPassesForACkTileOne) {
+  ScratchDir dir;
+  write_ragged_case(dir / "cases", "interleave");
+  const auto exact = run_mxguard({"matrix", "--cases", "cases", "--out", "exact"}, dir.path());
+  ASSERT_TRUE(exact.exited) << exact.err;
+  EXPECT_EQ(exact.exit_code, 0) << exact.err;
+  const std::map<std::string, std::string> caught{{"correct", "PASS"}, {"from-i-over-tp", "CAUGHT"}};
+  EXPECT_EQ(verdicts_by_padding(read_results(dir / "exact/results.jsonl")), caught);
+  // The granule kernel reads into the padding the exact one is told is absent: it must find zeros there
+  // (as the serving stack leaves them), not the matrix's NaN poison, and compute every loaded unit.
+  const auto granule =
+      run_mxguard({"matrix", "--cases", "cases", "--out", "granule", "--pad-convention", "granule"}, dir.path());
+  ASSERT_TRUE(granule.exited) << granule.err;
+  EXPECT_EQ(granule.exit_code, 0) << granule.out << granule.err;
+  const std::map<std::string, std::string> healthy{{"correct", "PASS"}, {"from-i-over-tp", "PASS"}};
+  EXPECT_EQ(verdicts_by_padding(read_results(dir / "granule/results.jsonl")), healthy);
+}
+
+TEST(MatrixVerdicts, AKernelMutantOnAConsistentLayoutIsFailAndExitsOne) {
+  ScratchDir dir;
+  write_ragged_case(dir / "cases", "interleave");
+  const auto run = run_mxguard({"matrix", "--cases", "cases", "--out", "out", "--kernel-mutant", "gugu-rows"},
+                               dir.path());
+  ASSERT_TRUE(run.exited) << run.err;
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  const std::map<std::string, std::string> failed{{"correct", "FAIL"}, {"from-i-over-tp", "CAUGHT"}};
+  EXPECT_EQ(verdicts_by_padding(read_results(dir / "out/results.jsonl")), failed);
+  const auto hip = run_mxguard({"matrix", "--cases", "cases", "--out", "x", "--backend", "external", "--kernel-cmd",
+                                "true", "--kernel-mutant", "gugu-rows"},
+                               dir.path());
+  EXPECT_EQ(hip.exit_code, 2) << hip.err;
+  EXPECT_TRUE(contains(hip.err, "--kernel-mutant")) << hip.err;
 }
 
 }  // namespace

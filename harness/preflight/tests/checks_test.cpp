@@ -73,8 +73,12 @@ TEST(Checks, TheInterleavePipelineIsLayoutConsistentAtEveryTp) {
       SCOPED_TRACE(::testing::Message() << experts << " experts, tp " << tp);
       EXPECT_EQ(find_rule(v, "layout-mismatch"), nullptr);
       EXPECT_EQ(find_rule(v, "separated-at-tp"), nullptr);
-      // LAYOUTS.md §4: only tp 4 and 8 load more than I/tp on some rank.
-      EXPECT_EQ(find_rule(v, "intermediate-pad-drops-units") != nullptr, tp >= 4);
+      // LAYOUTS.md §4: only tp 4 and 8 load more than I/tp on some rank, and only a kernel taking
+      // the pad exactly drops them: with the kernel unknown that is a WARN, never BAD.
+      EXPECT_EQ(find_rule(v, "intermediate-pad-drops-units"), nullptr);
+      EXPECT_FALSE(v.bad());
+      EXPECT_EQ(find_rule(v, "intermediate-pad-kernel-dependent") != nullptr, tp >= 4);
+      EXPECT_EQ(v.warned(), tp >= 4);
     }
   }
 }
@@ -90,14 +94,37 @@ TEST(Checks, TheInterleavePipelineWithPadFromLoadedUnitsIsOkAtEveryTp) {
   }
 }
 
+TEST(Checks, PinnedPadConventionDecidesThePadRule) {
+  for (std::int64_t tp : {4, 8}) {
+    PlanRequest exact = request(128, tp, SglangBehaviour::Current);
+    exact.kernel_pads = PadConvention::Exact;  // FlyDSL: the vLLM #44679 class
+    EXPECT_EQ(bad_rules(check_plan(plan_sglang(exact))), std::set<std::string>{"intermediate-pad-drops-units"});
+    PlanRequest granule = request(128, tp, SglangBehaviour::Current);
+    granule.kernel_pads = PadConvention::Granule;  // CK-tile: 152 -> 128 at tp 8, 48 -> 0 at tp 4
+    const Verdict v = check_plan(plan_sglang(granule));
+    EXPECT_FALSE(v.bad()) << tp;
+    EXPECT_FALSE(v.warned()) << tp;
+  }
+}
+
 TEST(Checks, PadRuleNamesTheRanksAndCounts) {
-  const Verdict tp4 = check_plan(plan_sglang(request(32, 4, SglangBehaviour::Current)));
+  auto exact = [](std::int64_t tp) {
+    PlanRequest r = request(32, tp, SglangBehaviour::Current);
+    r.kernel_pads = PadConvention::Exact;
+    return r;
+  };
+  const Verdict tp4 = check_plan(plan_sglang(exact(4)));
   const std::string& m4 = find_rule(tp4, "intermediate-pad-drops-units")->message;
   EXPECT_NE(m4.find("hides 48 loaded"), std::string::npos) << m4;  // 3 ranks x 16
   EXPECT_NE(m4.find("rank 0 loaded 736 but the kernel uses 720"), std::string::npos) << m4;
   EXPECT_EQ(m4.find("rank 3"), std::string::npos) << m4;  // 672 loaded fits
-  const Verdict tp8 = check_plan(plan_sglang(request(32, 8, SglangBehaviour::Current)));
+  const Verdict tp8 = check_plan(plan_sglang(exact(8)));
   const std::string& m8 = find_rule(tp8, "intermediate-pad-drops-units")->message;
+  const Verdict warned = check_plan(plan_sglang(request(32, 8, SglangBehaviour::Current)));
+  const std::string& w8 = find_rule(warned, "intermediate-pad-kernel-dependent")->message;
+  EXPECT_EQ(find_rule(warned, "intermediate-pad-kernel-dependent")->severity, Severity::Warning);
+  EXPECT_NE(w8.find("hides 168 loaded"), std::string::npos) << w8;
+  EXPECT_NE(w8.find("get_2stage_cfgs"), std::string::npos) << w8;
   EXPECT_NE(m8.find("hides 168 loaded"), std::string::npos) << m8;  // 7 ranks x 24
   EXPECT_NE(m8.find("rank 6 loaded 384 but the kernel uses 360"), std::string::npos) << m8;
 }
@@ -131,6 +158,7 @@ TEST(Checks, UnverifiableThingsAreWarningsNotFailures) {
   r.env.emplace("HIP_VISIBLE_DEVICES", "0");
   const Verdict v = check_plan(plan_sglang(r));
   EXPECT_FALSE(v.bad());
+  EXPECT_FALSE(v.warned());  // notes only: no hazard
   std::string warnings;
   for (const auto& f : v.findings) {
     EXPECT_EQ(f.severity, Severity::Warning);
@@ -152,8 +180,12 @@ TEST(Checks, NamesTheHistoricalScenarioItRealises) {
   const Verdict v1 = check_plan(
       plan_sglang(request(32, 1, SglangBehaviour::PreFix, {{"SGLANG_USE_AITER_MOE_GU_ITLV", "0"}})), scenarios);
   EXPECT_EQ(v1.scenarios, std::vector<std::string>{"incident"});
-  const Verdict v4 = check_plan(plan_sglang(request(32, 4, SglangBehaviour::Current)), scenarios);
+  PlanRequest exact4 = request(32, 4, SglangBehaviour::Current);
+  exact4.kernel_pads = PadConvention::Exact;
+  const Verdict v4 = check_plan(plan_sglang(exact4), scenarios);
   EXPECT_EQ(v4.scenarios, std::vector<std::string>{"pad"});
+  // Unknown kernel: the pad hazard is only possible, so no historical scenario is claimed.
+  EXPECT_TRUE(check_plan(plan_sglang(request(32, 4, SglangBehaviour::Current)), scenarios).scenarios.empty());
 }
 
 }  // namespace

@@ -44,9 +44,17 @@ TEST(PreflightCli, HistoricalConfigurationsGetTheirExitCodes) {
       EXPECT_NE(ok.out.find("\nOK\n"), std::string::npos) << ok.out;
     }
     for (const char* tp : {"4", "8"}) {
-      const auto pad = preflight({"--model-config", config, "--tp", tp});
+      // The healthy interleave pipeline: only an exact-pad kernel would drop units -> WARN, exit 0.
+      const auto warn = preflight({"--model-config", config, "--env", "SGLANG_USE_AITER=1", "--tp", tp});
+      EXPECT_EQ(warn.exit_code, 0) << warn.out << warn.err;
+      EXPECT_NE(warn.out.find("WARN [intermediate-pad-kernel-dependent]"), std::string::npos) << warn.out;
+      EXPECT_EQ(warn.out.find("BAD ["), std::string::npos) << warn.out;
+      const auto pad = preflight({"--model-config", config, "--tp", tp, "--kernel-pad-convention", "exact"});
       EXPECT_EQ(pad.exit_code, 1) << pad.out;
       EXPECT_NE(pad.out.find("BAD [intermediate-pad-drops-units]"), std::string::npos) << pad.out;
+      const auto ck = preflight({"--model-config", config, "--tp", tp, "--kernel-pad-convention", "granule"});
+      EXPECT_EQ(ck.exit_code, 0) << ck.out << ck.err;
+      EXPECT_EQ(ck.out.find("WARN ["), std::string::npos) << ck.out;
       const auto fixed = preflight({"--model-config", config, "--tp", tp, "--intermediate-pad", "loaded"});
       EXPECT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
     }
@@ -56,7 +64,8 @@ TEST(PreflightCli, HistoricalConfigurationsGetTheirExitCodes) {
 TEST(PreflightCli, JsonGoesToStdout) {
   // Separated at tp 4: two rules at once, and the pad scenario of cases/scenarios.json (whose
   // pattern is the separated pipeline with the I/tp pad).
-  const auto r = preflight({"--model-config", k20b, "--tp", "4", "--env", "SGLANG_USE_AITER_MOE_GU_ITLV=0", "--json"});
+  const auto r = preflight({"--model-config", k20b, "--tp", "4", "--env", "SGLANG_USE_AITER_MOE_GU_ITLV=0", "--json",
+                            "--kernel-pad-convention", "exact"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("verdict"), "BAD");
@@ -89,7 +98,8 @@ TEST(PreflightCli, HelpTeachesWithTheHistoricalExamples) {
   const auto r = preflight({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* needle : {"--sglang-behaviour pre-fix", "--sglang-behaviour separated --tp 2",
-                             "SGLANG_USE_AITER_MOE_GU_ITLV", "intermediate-pad-drops-units"}) {
+                             "SGLANG_USE_AITER_MOE_GU_ITLV", "intermediate-pad-drops-units",
+                             "intermediate-pad-kernel-dependent", "--kernel-pad-convention exact"}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
   }
 }

@@ -120,6 +120,21 @@ TEST(GenerationBody, ChatSendsOneUserMessage) {
   EXPECT_FALSE(j.contains("prompt"));
 }
 
+TEST(GenerationBody, LogprobsAreAskedInEachApisSpelling) {
+  SamplingParams p;
+  EXPECT_FALSE(json::parse(generation_body(Api::Completions, "m", kPrompt, p)).contains("logprobs"));
+  EXPECT_FALSE(json::parse(generation_body(Api::Chat, "m", kPrompt, p)).contains("top_logprobs"));
+  p.top_logprobs = 7;
+  const json completions = json::parse(generation_body(Api::Completions, "m", kPrompt, p));
+  EXPECT_EQ(completions.at("logprobs"), 7);  // OpenAI completions: the number of alternatives
+  EXPECT_FALSE(completions.contains("top_logprobs"));
+  const json chat = json::parse(generation_body(Api::Chat, "m", kPrompt, p));
+  EXPECT_EQ(chat.at("logprobs"), true);  // chat: a switch plus the count
+  EXPECT_EQ(chat.at("top_logprobs"), 7);
+  const json sglang = json::parse(generation_body(Api::Sglang, "", kPrompt, p));
+  EXPECT_FALSE(sglang.contains("logprobs"));
+}
+
 TEST(GenerationBody, InvalidUtf8InThePromptDoesNotThrow) {
   const std::string bad = std::string("caf") + static_cast<char>(0xE9) + " au lait";
   const json j = json::parse(generation_body(Api::Sglang, "", bad, SamplingParams{}));
@@ -210,6 +225,65 @@ TEST(ParseGeneration, ChatContentAndReasoningFallback) {
   EXPECT_EQ(both.generation->text, "c");
   EXPECT_FALSE(parse_generation(Api::Chat, R"({"choices":[{"text":"x"}]})").generation);
   EXPECT_FALSE(parse_generation(Api::Chat, R"({"choices":[{"message":{"content":3}}]})").generation);
+}
+
+TEST(ParseGeneration, ContentLogprobsOfChatAndLlamaCppCompletions) {
+  // The chat shape, which llama.cpp's server also uses for /v1/completions.
+  const ParsedGeneration p = parse_generation(Api::Completions, R"({"choices":[{"text":" 4 5","finish_reason":"length",
+      "logprobs":{"content":[
+        {"id":1,"token":" 4","logprob":-0.25,"bytes":[32,52],"top_logprobs":[
+          {"id":1,"token":" 4","logprob":-0.25},{"id":2,"token":" 5","logprob":-1.5}]},
+        {"id":3,"token":" 5","logprob":-2.0,"top_logprobs":[{"token":" 6","logprob":-0.5},{"token":" 5","logprob":-2.0}]}]}}]})");
+  ASSERT_TRUE(p.generation) << p.error;
+  const auto& t = p.generation->tokens;
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].text, " 4");
+  EXPECT_DOUBLE_EQ(t[0].logprob, -0.25);
+  ASSERT_EQ(t[0].top.size(), 2u);
+  EXPECT_EQ(t[0].top[1].first, " 5");
+  EXPECT_DOUBLE_EQ(t[0].top[1].second, -1.5);
+  EXPECT_EQ(t[1].top[0].first, " 6");  // the server's order is kept
+  const ParsedGeneration chat = parse_generation(Api::Chat, R"({"choices":[{"message":{"content":"x"},
+      "logprobs":{"content":[{"token":"x","logprob":-0.5,"top_logprobs":[]}]}}]})");
+  ASSERT_TRUE(chat.generation);
+  ASSERT_EQ(chat.generation->tokens.size(), 1u);
+  EXPECT_TRUE(chat.generation->tokens[0].top.empty());
+}
+
+TEST(ParseGeneration, LegacyCompletionsLogprobsAreSortedMostLikelyFirst) {
+  const ParsedGeneration p = parse_generation(Api::Completions, R"({"choices":[{"text":"ab",
+      "logprobs":{"tokens":["a","b"],"token_logprobs":[-0.5,null],
+                  "top_logprobs":[{"z":-3.0,"a":-0.5,"q":-1.0},null]}}]})");
+  ASSERT_TRUE(p.generation) << p.error;
+  const auto& t = p.generation->tokens;
+  ASSERT_EQ(t.size(), 2u);
+  ASSERT_EQ(t[0].top.size(), 3u);
+  EXPECT_EQ(t[0].top[0].first, "a");
+  EXPECT_EQ(t[0].top[1].first, "q");
+  EXPECT_EQ(t[0].top[2].first, "z");
+  EXPECT_TRUE(t[1].top.empty());
+}
+
+TEST(ParseLogprobs, NullAbsentAndMalformedListsLoseOnlyTheLogprobs) {
+  std::string error;
+  EXPECT_TRUE(parse_logprobs(json(nullptr), error).empty());
+  EXPECT_TRUE(error.empty());
+  EXPECT_TRUE(parse_logprobs(json::parse(R"({"content":null})"), error).empty());
+  EXPECT_TRUE(error.empty());
+  EXPECT_TRUE(parse_logprobs(json::parse(R"({"content":[{"token":"a"}]})"), error).empty());
+  EXPECT_NE(error.find("content[0]"), std::string::npos) << error;
+  error.clear();
+  EXPECT_TRUE(parse_logprobs(json::parse(R"({"tokens":["a"],"token_logprobs":[]})"), error).empty());
+  EXPECT_FALSE(error.empty());
+  error.clear();
+  EXPECT_TRUE(parse_logprobs(json::parse("[1]"), error).empty());
+  EXPECT_NE(error.find("array"), std::string::npos) << error;
+  // The answer survives a malformed logprobs list.
+  const ParsedGeneration p =
+      parse_generation(Api::Completions, R"({"choices":[{"text":"7","logprobs":{"content":[{"token":3}]}}]})");
+  ASSERT_TRUE(p.generation);
+  EXPECT_EQ(p.generation->text, "7");
+  EXPECT_TRUE(p.generation->tokens.empty());
 }
 
 TEST(ServerErrorMessage, KnownShapesAndRawBodies) {
