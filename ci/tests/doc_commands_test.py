@@ -559,6 +559,7 @@ RULES = [
     (r"mxguard (diagnose|reference) .*(--checkpoint|\.\.\.)", not_here(
         "needs a GPT-OSS checkpoint; the diagnose and reference tests run these commands on synthetic ones")),
     (r"mxguard matrix .*--write-problem", run_write_problem),
+    (r"mxguard matrix .*--list", run_plain({0})),  # lists the plan and its time estimate, runs nothing
     # A kernel mutant is a kernel with an incident's bug built in: the matrix must FAIL it (exit 1),
     # unless the shard that runs here holds none of the combinations the bug shows in.
     (r"mxguard matrix .*--kernel-mutant", lambda line, env, notes: run_matrix(line, env, notes, {0, 1})),

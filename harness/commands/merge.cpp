@@ -33,8 +33,7 @@ void add_merge_command(CLI::App& app, Action& action) {
                 "still shows what ran)");
   cmd->footer(
       "Examples:\n"
-      "  mxguard matrix --shard 1/2 --out shard-1 && mxguard matrix --shard 2/2 --out shard-2\n"
-      "  mxguard merge shard-1 shard-2 --out merged        # == one unsharded run, reports included\n"
+      "  mxguard merge shard-1 shard-2 --out merged        # the outputs of --shard 1/2 and --shard 2/2\n"
       "  mxguard merge artifacts/ --out merged --allow-gaps   # every run folder below artifacts/");
   cmd->callback([&action, opts, inputs, out]() {
     action = [opts, inputs, out]() {

@@ -109,7 +109,30 @@ std::vector<C> kept_members(const std::vector<C>& combos, const std::vector<bool
   return kept;
 }
 
+// Instances per part from which a split keeps each instance whole: its inputs and reference are then
+// computed by one part only (they dominate a nightly: cost_model.cpp), and ~4 or more instances a part
+// still balance well. Smaller plans are split combination by combination.
+constexpr std::size_t kWholeInstancesPerShard = 4;
+
+// A whole-instance split: one unit per instance, weighed by its estimated time on the GPU backend
+// (inputs and reference once, then every combination).
+std::vector<bool> instance_membership(const std::vector<Planned>& plan, const ShardSpec& shard) {
+  std::vector<ShardUnit> units;
+  const BackendCost& gpu = backend_costs().at(1);
+  for (const auto& pl : plan) {
+    const InstanceLoad load = instance_load(*pl.instance, static_cast<std::int64_t>(pl.size()));
+    units.push_back({pl.instance->id(), estimate(gpu, {load}).wall_s(1)});
+  }
+  return shard_membership(units, shard);
+}
+
 void keep_shard(std::vector<Planned>& plan, const ShardSpec& shard) {
+  if (plan.size() >= kWholeInstancesPerShard * static_cast<std::size_t>(shard.count)) {
+    const auto member = instance_membership(plan, shard);
+    std::size_t u = 0;
+    std::erase_if(plan, [&](const Planned&) { return !member[u++]; });
+    return;
+  }
   std::vector<ShardUnit> units;
   for (const auto& pl : plan) {
     const double cost = estimated_cost(*pl.instance);

@@ -3,6 +3,7 @@
 // or the verdict's with --allow-gaps); the same id with another outcome in two inputs is refused.
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -128,6 +129,30 @@ TEST_F(MergeTest, TheSameIdTwiceCountsOnceButAConflictingOutcomeIsRefused) {
   EXPECT_EQ(refused.exit_code, 2) << refused.err;
   EXPECT_TRUE(contains(refused.err, "'" + id + "'")) << refused.err;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "merged3/report.json")) << "nothing is written on a conflict";
+}
+
+// With at least 4 instances a part, each instance goes whole to one part (its inputs and reference
+// are computed once in the whole run), and the merged parts still equal the unsharded run.
+TEST(MergeWholeInstances, EveryInstanceLandsInExactlyOnePart) {
+  ScratchDir dir;
+  TinyCase c = merge_case();
+  c.tokens = {1, 2, 3, 4};  // 2 ranks x 4 token counts x 2 routings = 16 instances >= 4 x 2 parts
+  c.sweep("weight_shuffle", nlohmann::json::array({"none", "separated-tiles"}));
+  write_case(dir / "cases", c);
+  ASSERT_EQ(run_mxguard({"matrix", "--cases", "cases", "--out", "whole"}, dir.path()).exit_code, 0);
+  std::map<std::string, std::set<std::string>> parts_of_instance;  // instance id -> parts holding it
+  for (const char* k : {"1", "2"}) {
+    const auto part = run_mxguard(
+        {"matrix", "--cases", "cases", "--out", std::string("p") + k, "--shard", std::string(k) + "/2"}, dir.path());
+    ASSERT_EQ(part.exit_code, 0) << part.err;
+    const auto results = read_results(dir / (std::string("p") + k) / "results.jsonl");
+    EXPECT_GE(results.size(), 4u * 4u) << "a part holds at least a quarter of the 16 instances";
+    for (const auto& r : results) parts_of_instance[r.id.substr(0, r.id.find("/prep="))].insert(k);
+  }
+  EXPECT_EQ(parts_of_instance.size(), 16u);
+  for (const auto& [instance, parts] : parts_of_instance) EXPECT_EQ(parts.size(), 1u) << instance;
+  ASSERT_EQ(run_mxguard({"merge", "p1", "p2", "--out", "merged"}, dir.path()).exit_code, 0);
+  EXPECT_EQ(comparable_results(dir / "merged/results.jsonl"), comparable_results(dir / "whole/results.jsonl"));
 }
 
 }  // namespace
