@@ -433,6 +433,17 @@ def run_merge(line, env, notes):
     run(argv[:2] + inputs + options, env, {0})
 
 
+def run_list(line, env, notes):
+    """`mxguard matrix ... --list`: the plan and its time estimate, nothing run (hip named: host here)."""
+    argv = argv_of(line, env)
+    if "--backend" in argv and argv[argv.index("--backend") + 1] == "hip":
+        argv[argv.index("--backend") + 1] = "host"
+        notes.append("hip -> host (no GPU build here)")
+    out = run(argv, env, {0}).stdout
+    if "Estimated time" not in out:
+        raise AssertionError(f"--list printed no estimate: {shlex.join(argv)}")
+
+
 def run_write_problem(line, env, notes):
     """`mxguard matrix --write-problem ID --out F`: the problem file and its reference must both appear."""
     argv = argv_of(line, env)
@@ -559,7 +570,7 @@ RULES = [
     (r"mxguard (diagnose|reference) .*(--checkpoint|\.\.\.)", not_here(
         "needs a GPT-OSS checkpoint; the diagnose and reference tests run these commands on synthetic ones")),
     (r"mxguard matrix .*--write-problem", run_write_problem),
-    (r"mxguard matrix .*--list", run_plain({0})),  # lists the plan and its time estimate, runs nothing
+    (r"mxguard matrix .*--list", run_list),
     # A kernel mutant is a kernel with an incident's bug built in: the matrix must FAIL it (exit 1),
     # unless the shard that runs here holds none of the combinations the bug shows in.
     (r"mxguard matrix .*--kernel-mutant", lambda line, env, notes: run_matrix(line, env, notes, {0, 1})),

@@ -157,10 +157,11 @@ void add_matrix(CLI::App& app, Action& action) {
       "  mxguard matrix --backend external --kernel-worker 'python3 ci/adapters/aiter_fused_moe.py --worker' \\\n"
       "      --devices 0,1,2,3,4,5,6,7 --timeout 1800\n"
       "  mxguard matrix --cases cases/nightly --backend hip --devices 0,1,2,3   # one worker per GPU\n"
-      "  mxguard matrix --backend ggml                    # llama.cpp's ggml kernel on cases/ggml\n"
       "  mxguard matrix --only-id 'small-decode/small-tp1-r0/T=1/route=uniform/in=normal/seed=0/prep=deinterleaved/wshuf=none/sshuf=none/flag=0/gate=separated/pad=correct'\n"
       "  mxguard matrix --write-problem 'small-decode/small-tp1-r0/T=1/route=uniform/in=normal/seed=0/prep=deinterleaved/wshuf=none/sshuf=none/flag=0/gate=separated/pad=correct' \\\n"
       "      --out keep/p.safetensors                     # + keep/p.reference.safetensors\n"
+      // Last: the apostrophe in its comment would read as an open quote to a line-joining reader.
+      "  mxguard matrix --backend ggml                    # llama.cpp's ggml kernel on cases/ggml\n"
       "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
       "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
   auto* out_option = cmd->get_option("--out");
