@@ -5,10 +5,10 @@
 #include <atomic>
 #include <csignal>
 
+#include "kernels/common/interrupt_flag.hpp"
+
 namespace mxg {
 
-// Set by the handler; polled by the run. A lock-free atomic is async-signal-safe to store.
-inline std::atomic<bool> g_interrupt_requested{false};
 
 extern "C" inline void mxg_on_interrupt_signal(int) {
   g_interrupt_requested.store(true);

@@ -1,8 +1,17 @@
 // Entry point of the `mxguard` CLI: parses the command line, runs the chosen subcommand and maps
 // errors to exit codes (2 usage/input, 3 infrastructure), one line on stderr each.
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <filesystem>
+#include <new>
+#include <regex>
+#include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -17,7 +26,63 @@ std::vector<RegisteredCommand>& command_registry() {
 }
 }  // namespace mxg::cli
 
+namespace {
+
+// `probe --bisect` is driven by `git bisect run`, which reads 0 as good, 1-124/126-127 as bad, 125 as
+// skip and >= 128 as abort: everything that is not a verdict about the commit must exit 129.
+bool is_bisect_run(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) != "probe") return false;
+  for (int i = 2; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--bisect") return true;
+  }
+  return false;
+}
+
+extern "C" void on_crash_in_bisect(int sig) {
+  static const char kMsg[] = "mxguard: crashed (signal); exit 129 so that git bisect aborts\n";
+  (void)!::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  ::_exit(mxg::exit_code::kBisectAbort);
+  (void)sig;
+}
+
+void install_bisect_crash_handlers() {
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, on_crash_in_bisect);
+}
+
+// CLI11 messages in one line: its bounds are printed with every digit (a 309-digit double maximum),
+// shortened here to the %g form; newlines become "; ".
+std::string one_line(std::string text) {
+  static const std::regex kLongNumber("[0-9]{16,}(\\.[0-9]+)?");
+  std::string out;
+  auto it = std::sregex_iterator(text.begin(), text.end(), kLongNumber);
+  std::size_t last = 0;
+  for (; it != std::sregex_iterator(); ++it) {
+    out += text.substr(last, static_cast<std::size_t>(it->position()) - last);
+    out += fmt::format("{:g}", std::strtod(it->str().c_str(), nullptr));
+    last = static_cast<std::size_t>(it->position() + it->length());
+  }
+  out += text.substr(last);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  for (std::size_t p; (p = out.find('\n')) != std::string::npos;) out.replace(p, 1, "; ");
+  return out;
+}
+
+int run(int argc, char** argv);
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  const bool bisect = is_bisect_run(argc, argv);
+  if (bisect) install_bisect_crash_handlers();
+  const int rc = run(argc, argv);
+  // In a bisect, only the probe's own verdict codes (0, 1, 125, 129, 130 -> 129) reach git.
+  if (bisect && (rc == mxg::exit_code::kUsage || rc == mxg::exit_code::kInfra)) return mxg::exit_code::kBisectAbort;
+  return rc;
+}
+
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{
       "mxguard: accuracy-regression harness for MXFP4 fused-MoE kernels.\n"
       "Runs the kernels under every combination of gate mode x is_shuffled x weight preparation x\n"
@@ -33,8 +98,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : mxg::exit_code::kUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    fmt::print(stderr, "mxguard: error: {} (see --help)\n", one_line(e.what()));
+    return mxg::exit_code::kUsage;
   }
   try {
     return action ? action() : mxg::exit_code::kUsage;
@@ -42,7 +108,17 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "mxguard: error: {}\n", e.what());
     return mxg::exit_code::kUsage;
   } catch (const CLI::ParseError& e) {  // raised by commands that validate option combinations
-    fmt::print(stderr, "mxguard: error: {}\n", e.what());
+    fmt::print(stderr, "mxguard: error: {}\n", one_line(e.what()));
+    return mxg::exit_code::kUsage;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A user path that cannot be used (exists as a file, unwritable, unreadable): input, not internal.
+    std::string paths = e.path1().string();
+    if (!e.path2().empty()) paths += ", " + e.path2().string();
+    fmt::print(stderr, "mxguard: error: {}: {}\n", paths.empty() ? "path" : paths, e.code().message());
+    return mxg::exit_code::kUsage;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "mxguard: error: out of memory: the input needs more memory than this machine gives "
+                       "(reduce the shapes or tokens)\n");
     return mxg::exit_code::kUsage;
   } catch (const mxg::InfraError& e) {
     fmt::print(stderr, "mxguard: infrastructure error: {}\n", e.what());
@@ -52,3 +128,5 @@ int main(int argc, char** argv) {
     return mxg::exit_code::kInfra;
   }
 }
+
+}  // namespace

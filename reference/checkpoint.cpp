@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::ref {
@@ -22,14 +23,7 @@ constexpr std::size_t kNamesShown = 12;
 bool is_index_file(const fs::path& p) { return p.extension() == ".json"; }
 
 std::map<std::string, fs::path, std::less<>> read_index(const fs::path& index) {
-  std::ifstream in(index);
-  if (!in) throw InputError(fmt::format("{}: cannot open the checkpoint index", index.string()));
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", index.string(), e.what()));
-  }
+  const nlohmann::json doc = json_read::parse_file(index.string());  // bounded; duplicate keys refused
   if (!doc.is_object() || !doc.contains("weight_map") || !doc["weight_map"].is_object()) {
     throw InputError(fmt::format("{}: field 'weight_map' is missing or not an object", index.string()));
   }

@@ -6,19 +6,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::ref {
 
 HfMoeFields read_hf_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open the model config", path.string()));
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
-  }
+  const nlohmann::json doc = json_read::parse_file(path.string());  // bounded; duplicate keys refused
   if (!doc.is_object()) throw InputError(fmt::format("{}: top level is not a JSON object", path.string()));
   // Multimodal wrappers keep the language model's fields under text_config.
   const nlohmann::json& fields = doc.contains("text_config") && doc["text_config"].is_object() ? doc["text_config"] : doc;
@@ -26,7 +20,15 @@ HfMoeFields read_hf_config(const std::filesystem::path& path) {
   auto integer = [&](const char* key) -> std::optional<std::int64_t> {
     if (!fields.contains(key) || fields[key].is_null()) return std::nullopt;
     if (!fields[key].is_number_integer()) {
-      throw InputError(fmt::format("{}: field '{}' is {}, expected an integer", path.string(), key, fields[key].dump()));
+      throw InputError(fmt::format("{}: field '{}' is {}, expected an integer", path.string(), key, json_read::show(fields[key])));
+    }
+    // Bounded before narrowing: 18446744073709551615 read as int64 is -1; sizes beyond 2^24 are not a model.
+    constexpr std::int64_t kMaxField = std::int64_t{1} << 24;
+    const bool too_big = fields[key].is_number_unsigned() ? fields[key].get<std::uint64_t>() > kMaxField
+                                                          : fields[key].get<std::int64_t>() > kMaxField;
+    if (too_big || fields[key].get<std::int64_t>() < 0) {
+      throw InputError(fmt::format("{}: field '{}' is {}, expected an integer in [0, {}]", path.string(), key,
+                                   json_read::show(fields[key]), kMaxField));
     }
     return fields[key].get<std::int64_t>();
   };
@@ -38,7 +40,7 @@ HfMoeFields read_hf_config(const std::filesystem::path& path) {
   if (fields.contains("swiglu_limit") && !fields["swiglu_limit"].is_null()) {
     if (!fields["swiglu_limit"].is_number()) {
       throw InputError(fmt::format("{}: field 'swiglu_limit' is {}, expected a number", path.string(),
-                                   fields["swiglu_limit"].dump()));
+                                   json_read::show(fields["swiglu_limit"])));
     }
     f.swiglu_limit = fields["swiglu_limit"].get<double>();
   }

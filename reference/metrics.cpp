@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -45,25 +46,38 @@ bool worse(const Row& a, const Row& b) {
 
 }  // namespace
 
+// The largest magnitude over finite pairs, as a power of two: dividing by it is exact and brings every
+// value into [-1, 1], so squares and sums of squares neither overflow (1e200) nor underflow (1e-200).
+int common_exponent(std::span<const double> test, std::span<const double> ref) {
+  double biggest = 0;
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    if (!std::isfinite(test[i]) || !std::isfinite(ref[i])) continue;
+    biggest = std::max({biggest, std::fabs(test[i]), std::fabs(ref[i])});
+  }
+  return biggest > 0 ? std::ilogb(biggest) + 1 : 0;
+}
+
 ErrorStats compare_values(std::span<const double> test, std::span<const double> ref) {
   ErrorStats s;
   s.elements = static_cast<std::int64_t>(test.size());
-  double dot = 0, test_sq = 0;
+  const int exponent = common_exponent(test, ref);
+  double dot = 0, test_sq = 0, err_sq = 0, ref_sq = 0, max_abs = 0;  // all in units of 2^exponent
   for (std::size_t i = 0; i < test.size(); ++i) {
-    const double y = test[i], r = ref[i];
-    s.nan_test += std::isnan(y);
-    s.inf_test += std::isinf(y);
-    s.nan_ref += std::isnan(r);
-    s.inf_ref += std::isinf(r);
-    if (!std::isfinite(y) || !std::isfinite(r)) continue;
+    const double y0 = test[i], r0 = ref[i];
+    s.nan_test += std::isnan(y0);
+    s.inf_test += std::isinf(y0);
+    s.nan_ref += std::isnan(r0);
+    s.inf_ref += std::isinf(r0);
+    if (!std::isfinite(y0) || !std::isfinite(r0)) continue;
     ++s.finite_pairs;
+    const double y = std::ldexp(y0, -exponent), r = std::ldexp(r0, -exponent);
     const double d = y - r;
-    s.err_sq_sum += d * d;
-    s.ref_sq_sum += r * r;
+    err_sq += d * d;
+    ref_sq += r * r;
     dot += y * r;
     test_sq += y * y;
-    if (std::fabs(d) > s.max_abs) {
-      s.max_abs = std::fabs(d);
+    if (std::fabs(d) > max_abs) {
+      max_abs = std::fabs(d);
       s.max_abs_index = static_cast<std::int64_t>(i);
     }
   }
@@ -79,16 +93,22 @@ ErrorStats compare_values(std::span<const double> test, std::span<const double> 
       }
     }
   }
-  s.nmse = s.ref_sq_sum > 0 ? s.err_sq_sum / s.ref_sq_sum : (s.err_sq_sum == 0 ? 0 : kInf);
-  s.rms_ref = std::sqrt(s.ref_sq_sum / static_cast<double>(s.finite_pairs));
-  s.max_rel = s.rms_ref > 0 ? s.max_abs / s.rms_ref : (s.max_abs == 0 ? 0 : kInf);
-  if (test_sq == 0 && s.ref_sq_sum == 0) {
+  // Back to the data's units only where a value is reported in them (these may be inf for data near
+  // DBL_MAX, but the ratios below are computed in the scaled units and stay exact).
+  s.err_sq_sum = std::ldexp(err_sq, 2 * exponent);
+  s.ref_sq_sum = std::ldexp(ref_sq, 2 * exponent);
+  s.max_abs = std::ldexp(max_abs, exponent);
+  const double rms_scaled = std::sqrt(ref_sq / static_cast<double>(s.finite_pairs));
+  s.rms_ref = std::ldexp(rms_scaled, exponent);
+  s.nmse = ref_sq > 0 ? err_sq / ref_sq : (err_sq == 0 ? 0 : kInf);
+  s.max_rel = rms_scaled > 0 ? max_abs / rms_scaled : (max_abs == 0 ? 0 : kInf);
+  if (test_sq == 0 && ref_sq == 0) {
     s.cosine = 1;
-  } else if (test_sq == 0 || s.ref_sq_sum == 0) {
+  } else if (test_sq == 0 || ref_sq == 0) {
     s.cosine = 0;
   } else {
     // One square root of the product: for y == r it is exactly sum y^2, so an exact match gives 1.
-    s.cosine = std::clamp(dot / std::sqrt(test_sq * s.ref_sq_sum), -1.0, 1.0);
+    s.cosine = std::clamp(dot / std::sqrt(test_sq * ref_sq), -1.0, 1.0);
   }
   return s;
 }
@@ -111,20 +131,24 @@ ErrorAttribution attribute_error(const Tensor& test, const Tensor& ref, const Ro
     throw InputError(fmt::format("routing: {} tokens, but the output has {} (shape {})", routing.tokens, T,
                                  shape_string(test.shape())));
   }
-  std::int64_t experts = 0;
+  // Only the experts the routing names get rows (ids may be as large as INT32_MAX: a dense table
+  // indexed by id, sized max id + 1, overflowed and wrote out of bounds).
+  std::map<std::int32_t, std::int64_t> slot_of;
   for (std::int32_t e : routing.ids) {
     if (e < 0) throw InputError(fmt::format("routing: expert id {} is negative", e));
-    experts = std::max<std::int64_t>(experts, e + 1);
+    slot_of.emplace(e, 0);
   }
+  std::int64_t experts = 0;
+  for (auto& [id, slot] : slot_of) slot = experts++;
   const std::int64_t tiles = (H + kAttributionTileRows - 1) / kAttributionTileRows;
   const std::vector<double> y = to_scalars<double>(test), r = to_scalars<double>(ref);
 
   std::vector<TileError> grid(static_cast<std::size_t>(experts * tiles));
   std::vector<ExpertError> per_expert(static_cast<std::size_t>(experts));
-  for (std::int64_t e = 0; e < experts; ++e) {
-    per_expert[e].expert = e;
+  for (const auto& [id, e] : slot_of) {
+    per_expert[e].expert = id;
     for (std::int64_t tau = 0; tau < tiles; ++tau) {
-      grid[e * tiles + tau].expert = e;
+      grid[e * tiles + tau].expert = id;
       grid[e * tiles + tau].tile = tau;
     }
   }
@@ -143,7 +167,7 @@ ErrorAttribution attribute_error(const Tensor& test, const Tensor& ref, const Ro
       }
     }
     for (std::int64_t j = 0; j < k; ++j) {
-      const std::int64_t e = routing.id(t, j);
+      const std::int64_t e = slot_of.at(static_cast<std::int32_t>(routing.id(t, j)));
       const double w = routing.weight(t, j);
       ++per_expert[e].tokens;
       for (std::int64_t tau = 0; tau < tiles; ++tau) {
@@ -157,10 +181,12 @@ ErrorAttribution attribute_error(const Tensor& test, const Tensor& ref, const Ro
       }
     }
   }
-  for (const TileError& cell : grid) {
+  for (std::size_t c = 0; c < grid.size(); ++c) {
+    const TileError& cell = grid[c];
+    ExpertError& owner = per_expert[c / static_cast<std::size_t>(tiles)];
     out.total_error += cell.error;
-    per_expert[cell.expert].error += cell.error;
-    per_expert[cell.expert].nonfinite += cell.nonfinite;
+    owner.error += cell.error;
+    owner.nonfinite += cell.nonfinite;
   }
   for (TileError& cell : grid) cell.share = out.total_error > 0 ? cell.error / out.total_error : 0;
   for (ExpertError& e : per_expert) {

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/regular_file.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::report {
@@ -78,6 +79,7 @@ void sync_parent_dir(const std::filesystem::path& path) {
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
+  check_replaceable_output(path, path.string());
   std::filesystem::path tmp = path;
   tmp += fmt::format(".tmp.{}", ::getpid());
   {
@@ -113,17 +115,8 @@ void append_to_file(const std::filesystem::path& path, std::string_view data) {
 }
 
 std::string read_file(const std::filesystem::path& path) {
-  // An ifstream "opens" a directory and then reads nothing; say what is wrong instead.
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw InputError(fmt::format("{}: is a directory, not a file", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open for reading: {}", path.string(), errno_text()));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw InputError(fmt::format("{}: read failed", path.string()));
-  return std::move(bytes).str();
+  // Regular files only: a directory, a FIFO without a writer or a device is refused at once.
+  return read_regular_file(path, path.string(), std::size_t{4} << 30);
 }
 
 }  // namespace mxg::report

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
 
@@ -374,12 +375,7 @@ void write_report_json(const std::filesystem::path& path, const RunSummary& run)
 
 RunSummary read_report_json(const std::filesystem::path& path) {
   const std::string text = read_file(path);
-  Json doc;
-  try {
-    doc = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
-  }
+  const Json doc = json_read::parse_ordered(text, path.string());  // bounded depth, size, duplicate keys
   try {
     return run_from_report_document(doc);
   } catch (const InputError& e) {

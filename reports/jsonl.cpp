@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
 #include "reports/gzip_file.hpp"
@@ -28,11 +29,7 @@ std::string format_result_line(const CombinationResult& r) {
 
 CombinationResult parse_result_line(std::string_view line) {
   Json j;
-  try {
-    j = Json::parse(line);
-  } catch (const Json::parse_error& e) {
-    throw InputError(fmt::format("not valid JSON: {}", e.what()));
-  }
+  j = json_read::parse_ordered(line, "line");  // bounded depth, size, duplicate keys
   if (!j.is_object()) throw InputError(fmt::format("expected a JSON object, got {}", j.type_name()));
   const auto schema = j.find("schema");
   if (schema == j.end() || !schema->is_string() || schema->get<std::string>() != kResultSchema) {
@@ -81,23 +78,29 @@ ResultsLog::~ResultsLog() {
 }
 
 void ResultsLog::repair_tail() {
-  // Results are small and the file is read once at open, so reading it whole keeps this simple.
-  const std::string bytes = read_file(path_);
-  if (bytes.empty() || bytes.back() == '\n') return;
+  repair_note_ = repair_log_tail(fd_, path_, is_complete_record);
+}
+
+std::string repair_log_tail(int fd, const std::filesystem::path& path,
+                            const std::function<bool(std::string_view line)>& is_complete) {
+  // Logs are read once at open, so reading the file whole keeps this simple.
+  const std::string bytes = read_file(path);
+  if (bytes.empty() || bytes.back() == '\n') return "";
   const std::size_t last_newline = bytes.rfind('\n');
   const std::size_t tail_start = last_newline == std::string::npos ? 0 : last_newline + 1;
   const std::string_view tail = std::string_view(bytes).substr(tail_start);
-  if (is_complete_record(strip_cr(tail))) {
-    write_all(fd_, "\n", path_);
-    repair_note_ = fmt::format("{}: terminated a complete last record that lacked its newline", path_.string());
+  std::string note;
+  if (is_complete(strip_cr(tail))) {
+    write_all(fd, "\n", path);
+    note = fmt::format("{}: terminated a complete last record that lacked its newline", path.string());
   } else {
-    if (::ftruncate(fd_, static_cast<off_t>(tail_start)) != 0) {
-      throw InfraError(fmt::format("{}: cannot cut off torn last line: {}", path_.string(), std::strerror(errno)));
+    if (::ftruncate(fd, static_cast<off_t>(tail_start)) != 0) {
+      throw InfraError(fmt::format("{}: cannot cut off torn last line: {}", path.string(), std::strerror(errno)));
     }
-    repair_note_ = fmt::format("{}: cut off a torn last line of {} bytes (an interrupted write)", path_.string(),
-                               tail.size());
+    note = fmt::format("{}: cut off a torn last line of {} bytes (an interrupted write)", path.string(), tail.size());
   }
-  sync_fd(fd_, path_);
+  sync_fd(fd, path);
+  return note;
 }
 
 void ResultsLog::append(const CombinationResult& r) {

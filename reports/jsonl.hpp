@@ -41,6 +41,13 @@ class ResultsLog {
   std::string repair_note_;
 };
 
+// Makes an append-only log safe to append to after a crash: a last line without '\n' is either a
+// complete record (`is_complete`), which gets its '\n', or a torn fragment, which is cut off (else the
+// next record would be glued onto it and both lost). `fd` is the log opened for writing. Returns a
+// note for the caller to log ("" when the file was clean). Failure -> mxg::InfraError.
+std::string repair_log_tail(int fd, const std::filesystem::path& path,
+                            const std::function<bool(std::string_view line)>& is_complete);
+
 // The reading rules of an append-only JSON Lines log, for every such log (results.jsonl, probe.jsonl):
 // CR before '\n' and blank lines are ignored; `parse_and_keep` gets each other line and throws
 // mxg::InputError when it is malformed. A malformed last line without '\n' is a torn write (the run

@@ -1,9 +1,12 @@
 // Markdown run summary for people: the file beside the reports and the GitHub Actions step summary.
 #include "reports/markdown.hpp"
 
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "kernels/common/errors.hpp"
 #include "reports/digest.hpp"
 #include "reports/file_io.hpp"
 
@@ -195,7 +198,18 @@ bool append_step_summary(std::string_view markdown, const char* step_summary_pat
   // Other steps append to the same file and may not end theirs with a newline: the leading blank
   // line keeps our title a heading; the trailing newline is owed to whoever appends next.
   const bool ends_with_newline = !markdown.empty() && markdown.back() == '\n';
-  append_to_file(step_summary_path, fmt::format("\n{}{}", markdown, ends_with_newline ? "" : "\n"));
+  // The step summary is a courtesy to the CI page: a bad $GITHUB_STEP_SUMMARY (a folder, a FIFO, no
+  // permission, a full disk) is a warning and never changes the run's verdict or exit code.
+  try {
+    struct stat st {};
+    if (::stat(step_summary_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+      throw InputError(fmt::format("{}: not a regular file", step_summary_path));
+    }
+    append_to_file(step_summary_path, fmt::format("\n{}{}", markdown, ends_with_newline ? "" : "\n"));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "mxguard: warning: $GITHUB_STEP_SUMMARY not written: {}\n", e.what());
+    return false;
+  }
   return true;
 }
 

@@ -30,7 +30,8 @@ void write_markdown(const std::filesystem::path& path, const RunSummary& run, co
 
 // Appends `markdown` to the file named by `step_summary_path`, the value of $GITHUB_STEP_SUMMARY
 // (pass std::getenv("GITHUB_STEP_SUMMARY")). Null or empty: does nothing and returns false.
-// The file cannot be opened -> mxg::InputError; a write fails -> mxg::InfraError.
+// Any failure (not a regular file, cannot open, write fails) is a warning on stderr and returns false:
+// the step summary never changes a run's verdict.
 bool append_step_summary(std::string_view markdown, const char* step_summary_path);
 
 }  // namespace mxg::report

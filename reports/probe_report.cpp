@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
 #include "reports/jsonl.hpp"
@@ -114,11 +115,7 @@ std::vector<ProbeToken> parse_tokens(const nlohmann::json& j) {
 
 ProbeQuestionRecord parse_probe_line(std::string_view line) {
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("not JSON ({})", e.what()));
-  }
+  j = json_read::parse(line, "not JSON");  // bounded depth and size
   if (!j.is_object()) throw InputError("not a JSON object");
   if (const auto schema = field<int>(j, "schema"); schema != kProbeSchema) {
     throw InputError(fmt::format("field 'schema' is {}, this mxguard reads {}", schema, kProbeSchema));
@@ -203,6 +200,16 @@ nlohmann::json to_json(const ProbeSummary& s) {
                  {"correct", s.sprt->correct}};
   } else {
     j["sprt"] = nullptr;
+  }
+  if (s.gate) {
+    const auto& g = *s.gate;
+    j["gate"] = {{"decision", g.decision},       {"stop", g.stop},
+                 {"questions", g.questions},     {"min_correct", g.min_correct},
+                 {"observations", g.observations}, {"correct", g.correct},
+                 {"llr", g.llr},                 {"collapse_boundary", g.collapse_boundary},
+                 {"false_failure", g.false_failure}, {"p_good", g.p_good}, {"p_collapse", g.p_collapse}};
+  } else {
+    j["gate"] = nullptr;
   }
   if (s.paired) {
     const auto& p = *s.paired;
@@ -332,6 +339,13 @@ std::string render_probe_markdown(const ProbeSummary& s, const std::vector<Probe
   if (s.sprt) {
     md += fmt::format("| SPRT | {} after {} questions, LLR {:.3f} in ({:.3f}, {:.3f}) |\n", s.sprt->decision,
                       s.sprt->observations, s.sprt->llr, s.sprt->lower, s.sprt->upper);
+  }
+  if (s.gate) {
+    const auto& g = *s.gate;
+    md += fmt::format("| gate | {} ({}): {} right of {} read; passes with >= {} of {}; collapse LLR {:.3f} "
+                      "(fails at {:.3f}); P(fail | healthy {}) = {:.2g} |\n",
+                      g.decision, g.stop, g.correct, g.observations, g.min_correct, g.questions, g.llr,
+                      g.collapse_boundary, g.p_good, g.false_failure);
   }
   if (s.paired) {
     const auto& p = *s.paired;

@@ -47,6 +47,18 @@ struct ProbeSprtState {
   std::int64_t observations = 0, correct = 0;
 };
 
+// The pre-merge gate's state (harness/probe/gate.hpp): what it read and the rule it applied.
+struct ProbeGateState {
+  std::string decision;        // "pass", "fail", "continue"
+  std::string stop;            // "collapse", "curtailed", "final", "none"
+  std::int64_t questions = 0;  // the fixed question set
+  std::int64_t min_correct = 0;
+  std::int64_t observations = 0, correct = 0;
+  double llr = 0, collapse_boundary = 0;
+  double false_failure = 0;    // exact P(fail) of this gate at the healthy accuracy
+  double p_good = 0, p_collapse = 0;
+};
+
 struct ProbePairedComparison {
   std::string baseline_path;
   std::int64_t paired = 0;          // questions answered in both runs with the same prompt hash
@@ -98,10 +110,11 @@ struct ProbeSummary {
   std::int64_t completion_tokens = 0;
   double output_throughput = 0;  // completion tokens / wall_s
   double latency_p50 = 0, latency_p90 = 0, latency_max = 0;
-  std::string stop_rule;     // "fixed" or "sprt"
+  std::string stop_rule;     // "fixed", "sprt" or "gate"
   std::string stop_reason;   // one sentence
   std::optional<ProbeSprtState> sprt;
-  std::optional<double> min_accuracy;
+  std::optional<ProbeGateState> gate;
+  std::optional<double> min_accuracy;  // the accuracy threshold the verdict applied (none: no threshold applied)
   std::optional<ProbePairedComparison> paired;
   std::optional<ProbeAgreement> agreement;
   ProbeVerdict verdict = ProbeVerdict::Pass;

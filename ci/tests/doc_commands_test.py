@@ -217,7 +217,7 @@ class Env:
 
 def make_data(env):
     if not env.data.exists():
-        run([MXGUARD, "standin", "--make-data", "200", "--out", str(env.data)], env, {0})
+        run([MXGUARD, "standin", "--make-data", "400", "--out", str(env.data)], env, {0})
 
 
 def make_problem(env):

@@ -115,6 +115,14 @@ class NightlyTp8(unittest.TestCase):
         self.assertEqual(verdict.returncode, 1, verdict.stdout + verdict.stderr)
         self.assertIn("::error title=Regression (probe)", verdict.stdout)
 
+    def test_an_unwritable_step_summary_keeps_the_verdict(self):
+        self.env["GITHUB_STEP_SUMMARY"] = str(self.tmp / "no-such-dir" / "summary.md")
+        done = self.shell([MXGUARD, "preflight", "--model-config", str(CONFIG_120B), "--env", "SGLANG_USE_AITER=1",
+                           "--tp", self.tp])
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("WARN [intermediate-pad-kernel-dependent]", done.stdout)
+        self.assertIn("cannot append to $GITHUB_STEP_SUMMARY", done.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "harness/diagnose/output/candidate_runs.hpp"
 #include "harness/diagnose/output/explanations.hpp"
@@ -155,7 +156,7 @@ void add_diagnose_output_command(CLI::App& app, Action& action) {
   cmd->add_option("--config", o->config,
                   "Hugging Face config.json (default: config.json beside the first --checkpoint, if present)");
   cmd->add_option("--num-experts-per-tok", o->topk, "Override num_experts_per_tok k")->check(CLI::PositiveNumber);
-  cmd->add_option("--tp", o->tp, "Tensor-parallel size of the serving stack")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o->tp, "Tensor-parallel size of the serving stack")->capture_default_str()->check(parallel_size());
   cmd->add_option("--rank", o->rank,
                   "The observed output is this rank's partial sum before the all-reduce (default: the\n"
                   "all-reduced output, i.e. the sum over every rank)")

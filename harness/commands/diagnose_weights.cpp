@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "harness/diagnose/dump/dump_file.hpp"
 #include "harness/diagnose/weights/kernel_read.hpp"
@@ -201,9 +202,9 @@ void add_diagnose_weights_command(CLI::App& app, Action& action) {
                   "Tensor name in --dump (default: the only tensor, else the one named after --tensor or its\n"
                   "serving-stack name, e.g. w13_weight)");
   cmd->add_option("--tp", o->tp, "Search only tp-slices of this tensor-parallel size (MoE tp = tp / ep)")
-      ->check(CLI::PositiveNumber);
+      ->check(parallel_size());
   cmd->add_option("--ep", o->ep, "Search only dumps holding E / ep experts (expert-parallel size)")
-      ->check(CLI::PositiveNumber);
+      ->check(parallel_size());
   cmd->add_option("--gate-mode", o->gate_mode, "What the kernel is told: separated | interleave")
       ->check(CLI::IsMember({"separated", "interleave"}));
   cmd->add_option("--is-shuffled", o->is_shuffled, "What the kernel is told: true | false")

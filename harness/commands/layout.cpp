@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "kernels/common/errors.hpp"
 #include "kernels/layout/explain.hpp"
@@ -72,7 +73,7 @@ void add_transform_options(CLI::App* cmd, TransformOptions& o) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--cols", o.cols, "shuffle-scale --inverse: cols of the unpadded scales")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--tp", o.tp, "tp-slice: tensor-parallel size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o.tp, "tp-slice: tensor-parallel size")->capture_default_str()->check(parallel_size());
   cmd->add_option("--rank", o.rank, "tp-slice: this rank, 0 <= rank < tp")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -178,6 +179,16 @@ Shape parse_shape(const std::string& text) {
   }
   flush();
   if (shape.empty()) throw InputError(fmt::format("--shape '{}': no dimensions", text));
+  // Every index the transforms compute (expert * rows * cols + ...) must fit int64: bound each
+  // dimension and the element count (a 2^62 dimension printed "col -1" before).
+  constexpr std::int64_t kMaxDim = std::int64_t{1} << 31, kMaxElements = std::int64_t{1} << 48;
+  std::int64_t elements = 1;
+  for (const std::int64_t d : shape) {
+    if (d < 1 || d > kMaxDim) throw InputError(fmt::format("--shape '{}': dimension {} is not in [1, {}]", text, d, kMaxDim));
+    if (__builtin_mul_overflow(elements, d, &elements) || elements > kMaxElements) {
+      throw InputError(fmt::format("--shape '{}': more than {} elements", text, kMaxElements));
+    }
+  }
   return shape;
 }
 
@@ -235,9 +246,11 @@ void add_explain(CLI::App* layout_cmd, Action& action) {
   cmd->add_option("--tensor", o->tensor,
                   "Tensor name: read from --in, and tells tp-slice the tensor kind by its suffix")
       ->capture_default_str();
-  cmd->add_option("--expert", o->expert, "Expert of the element")->capture_default_str();
-  cmd->add_option("--row", o->row, "Row of the element (within its expert)")->required();
-  cmd->add_option("--col", o->col, "Column of the element (byte, or element for biases)")->required();
+  cmd->add_option("--expert", o->expert, "Expert of the element")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--row", o->row, "Row of the element (within its expert)")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--col", o->col, "Column of the element (byte, or element for biases)")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
   cmd->footer(
       "Examples:\n"
       "  # where does byte 35 of row 17 go in separated tiles, and what lands there?\n"
@@ -292,7 +305,7 @@ void add_tp_table(CLI::App* layout_cmd, Action& action) {
       "and how many loaded units fall inside that padding (LAYOUTS.md §4).");
   cmd->add_option("--intermediate", o->intermediate, "Intermediate size I (multiple of 32)")->capture_default_str();
   cmd->add_option("--hidden", o->hidden, "Hidden size H (multiple of 32)")->capture_default_str();
-  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(parallel_size());
   cmd->footer(
       "Examples:\n"
       "  mxguard layout tp-table --intermediate 2880 --hidden 2880 --tp 4   # GPT-OSS at tp 4\n"

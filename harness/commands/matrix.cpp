@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "harness/matrix/dimensions.hpp"
 #include "harness/matrix/mutants.hpp"
@@ -124,7 +125,13 @@ void add_matrix(CLI::App& app, Action& action) {
                   "Without --out the file is named by the id in the current directory");
   cmd->add_option("--image", opts->image,
                   "Container image digest (e.g. sha256:...) recorded with the versions in every report");
-  cmd->add_option("--jobs,-j", opts->jobs, "Combinations run in parallel (0: every core)")->capture_default_str();
+  cmd->add_option("--jobs,-j", opts->jobs, "Combinations run in parallel (0: every core; at most 256)")
+      ->capture_default_str()
+      ->check(job_count());
+  cmd->add_option("--max-memory", opts->max_memory_mib,
+                  "MiB the run may hold; an instance estimated above it is refused before anything is\n"
+                  "allocated (exit 2). Default: the memory available when the run starts")
+      ->check(CLI::Range(0.0, 1e12));
   auto out_dir = std::make_shared<std::string>("mxguard-out");
   cmd->add_option("--out", *out_dir,
                   "Output directory: results.jsonl (one line per finished combination), report.json,\n"

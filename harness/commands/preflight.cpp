@@ -1,6 +1,8 @@
 // `mxguard preflight`: predict what SGLang will do to a model's MoE weights on the ROCm AITER MXFP4
 // path (from config.json, parallel sizes and environment) and flag known-bad combinations, before
 // any GPU is touched.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "harness/matrix/scenarios.hpp"
 #include "harness/preflight/checks.hpp"
@@ -48,6 +51,13 @@ void annotate_for_ci(const preflight::Verdict& v) {
   }
   const char* path = std::getenv("GITHUB_STEP_SUMMARY");
   if (path == nullptr || *path == '\0') return;
+  // fopen of a FIFO without a reader would block: only a regular file (or none yet) is appended to.
+  struct stat st {};
+  if (::stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    fmt::print(stderr, "mxguard preflight: warning: cannot append to $GITHUB_STEP_SUMMARY ({}: not a regular file)\n",
+               path);
+    return;
+  }
   std::FILE* f = std::fopen(path, "a");
   if (f == nullptr || std::fputs(summary.c_str(), f) < 0) {
     fmt::print(stderr, "mxguard preflight: warning: cannot append to $GITHUB_STEP_SUMMARY ({})\n", path);
@@ -123,10 +133,10 @@ void add_preflight_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_option("--env", o->env, "KEY=VALUE as the server will see it (repeatable), e.g.\n"
                                    "SGLANG_USE_AITER_MOE_GU_ITLV=0; an explicit value beats the default");
-  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o->tp, "Tensor-parallel size")->capture_default_str()->check(parallel_size());
   cmd->add_option("--ep", o->ep, "Expert-parallel size (divides --tp; MoE tp = tp / ep)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(parallel_size());
   cmd->add_option("--quantization", o->quantization,
                   "mxfp4: predict the MXFP4 path even when config.json has no quantization_config")
       ->check(CLI::IsMember({"mxfp4"}));

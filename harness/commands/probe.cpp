@@ -2,8 +2,12 @@
 // sequential early stop, paired baseline), plus `probe fetch-data` and `probe simulate`.
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -11,6 +15,7 @@
 #include "harness/command.hpp"
 #include "harness/interrupt.hpp"
 #include "harness/probe/fetch_data.hpp"
+#include "harness/probe/gate.hpp"
 #include "harness/probe/runner.hpp"
 #include "harness/probe/stats.hpp"
 #include "kernels/common/errors.hpp"
@@ -21,10 +26,10 @@ namespace {
 
 struct ProbeCliOptions {
   probe::ProbeConfig config;
-  std::string api = "sglang", extract = "sglang", stop = "fixed", shots_from = "test";
+  std::string api = "sglang", extract = "sglang", stop = "gate", shots_from = "test";
   std::string data, train_data, baseline, agree_with, out = "probe-out", model;
   int top_logprobs = -1;  // -1: 5 with --agree-with on an OpenAI API, else 0
-  double min_accuracy = -1;
+  bool num_questions_given = false, stop_given = false;
   bool no_warmup = false, bisect = false, quiet = false;
 };
 
@@ -67,7 +72,18 @@ int run_probe_command(ProbeCliOptions o) {
   const auto ex = probe::parse_extractor(o.extract);
   if (!ex) throw InputError(fmt::format("--extract {}: expected sglang, strict-match or flexible-extract", o.extract));
   c.extractor = *ex;
-  c.stop = o.stop == "sprt" ? probe::StopRule::Sprt : probe::StopRule::Fixed;
+  // --min-accuracy without --stop asks for the upstream CI's fixed threshold rule; --agree-with without
+  // either gates on agreement alone (it needs no accuracy: a random-weight model agrees with itself).
+  if (!o.stop_given && (c.min_accuracy || !o.agree_with.empty())) o.stop = "fixed";
+  c.stop = o.stop == "sprt" ? probe::StopRule::Sprt : o.stop == "gate" ? probe::StopRule::Gate : probe::StopRule::Fixed;
+  // One healthy and one collapsed accuracy, whichever rule reads them.
+  c.gate.p_good = c.sprt.p_good;
+  c.gate.p_collapse = c.sprt.p_bad;
+  if (c.stop == probe::StopRule::Gate && !o.num_questions_given) c.num_questions = probe::kGateDefaultQuestions;
+  if (c.stop == probe::StopRule::Fixed && !c.min_accuracy && o.baseline.empty() && o.agree_with.empty()) {
+    throw InputError("--stop fixed needs --min-accuracy A, --baseline F or --agree-with F: without one, every server "
+                     "would pass (use --min-accuracy 0 to only measure)");
+  }
   c.shots_from = o.shots_from == "train" ? probe::ShotSource::Train : probe::ShotSource::Test;
   // Not a CLI11 required option: it would be demanded of `probe fetch-data` and `probe simulate` too.
   if (o.data.empty()) throw InputError("--data PATH is required (GSM8K JSON Lines; `mxguard probe fetch-data` downloads it)");
@@ -79,7 +95,6 @@ int run_probe_command(ProbeCliOptions o) {
                             : (c.agree_with && c.api != probe::Api::Sglang) ? kDefaultAgreementTopK
                                                                              : 0;
   if (!o.model.empty()) c.model = o.model;
-  if (o.min_accuracy >= 0) c.min_accuracy = o.min_accuracy;
   c.out_dir = o.out;
   c.warmup = !o.no_warmup;
   if (!c.api_key_env.empty()) {
@@ -98,9 +113,11 @@ int run_probe_command(ProbeCliOptions o) {
   }();
   const auto& s = run.summary;
   fmt::print("{}", report::render_sglang_lines(s));
-  fmt::print("Verdict: {} ({}); {} answered, {} errors, accuracy {:.3f} [{:.3f}, {:.3f}]\n",
+  // Accuracy and threshold at one precision: rounding both the same way keeps "accuracy >= threshold" true
+  // on the screen whenever it is true in the numbers.
+  fmt::print("Verdict: {} ({}); {} answered, {} errors, accuracy {:.3f} [{:.3f}, {:.3f}]{}\n",
              report::probe_verdict_name(s.verdict), s.stop_reason, s.answered, s.errors, s.accuracy, s.wilson_lo,
-             s.wilson_hi);
+             s.wilson_hi, s.min_accuracy ? fmt::format(", threshold {:.3f}", *s.min_accuracy) : std::string());
   for (const auto& r : s.reasons) fmt::print("  {}\n", r);
   if (s.agreement) print_agreement(*s.agreement);
   fmt::print("Reports: {}/probe.json, probe.jsonl, junit.xml, summary.md, report.html\n", c.out_dir.string());
@@ -134,7 +151,8 @@ void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
 
   cmd->add_option("--data", o.data, "GSM8K JSON Lines to score (test.jsonl; see `mxguard probe fetch-data`)")
       ->group("Questions");
-  cmd->add_option("--num-questions", c.num_questions, "Score the first N questions (0: all)")->capture_default_str()->group("Questions");
+  cmd->add_option("--num-questions", c.num_questions,
+                  "Score the first N questions (0: all); default 200, with --stop gate 400")->group("Questions");
   cmd->add_option("--num-shots", c.num_shots, "Few-shot examples in every prompt")->capture_default_str()->group("Questions");
   cmd->add_option("--shots-from", o.shots_from,
                   "test: the first shots of --data (SGLang); train: the first shots of --train-data (vLLM)")
@@ -148,18 +166,31 @@ void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
   cmd->add_option("--max-new-tokens", c.sampling.max_new_tokens, "Generation length limit")->capture_default_str()->group("Questions");
 
   cmd->add_option("--stop", o.stop,
-                  "fixed: ask every question; sprt: Wald's sequential test, verdict as soon as a boundary\n"
-                  "is crossed (0.88 vs 0.21 needs ~5 questions on average)")
-      ->check(CLI::IsMember({"fixed", "sprt"}))->capture_default_str()->group("Decision");
-  cmd->add_option("--p-good", c.sprt.p_good, "SPRT: accuracy of a healthy server")->capture_default_str()->group("Decision");
-  cmd->add_option("--p-bad", c.sprt.p_bad, "SPRT: accuracy of a broken server")->capture_default_str()->group("Decision");
-  cmd->add_option("--alpha", c.sprt.alpha, "SPRT: P(broken verdict | healthy)")->capture_default_str()->group("Decision");
-  cmd->add_option("--beta", c.sprt.beta, "SPRT: P(healthy verdict | broken)")->capture_default_str()->group("Decision");
-  cmd->add_option("--min-accuracy", o.min_accuracy,
-                  "Fail below this accuracy (fixed rule; with sprt, the fallback when questions run out)")
+                  "gate (default): collapse stage (fails a 0.21 server in ~8 questions), then a fixed\n"
+                  "test on all --num-questions (default 400) with exact P(fail | --p-good) <= --gate-alpha;\n"
+                  "sprt: Wald's test, verdict as soon as a boundary is crossed (a collapse detector, not a\n"
+                  "0.79 gate); fixed: ask every question, fail below --min-accuracy (required)")
+      ->check(CLI::IsMember({"gate", "fixed", "sprt"}))->capture_default_str()->group("Decision");
+  cmd->add_option("--p-good", c.sprt.p_good, "gate, sprt: accuracy of a healthy server on these questions")
+      ->capture_default_str()->group("Decision");
+  cmd->add_option("--p-bad", c.sprt.p_bad, "gate (collapse stage), sprt: accuracy of a collapsed server")
+      ->capture_default_str()->group("Decision");
+  cmd->add_option("--gate-alpha", c.gate.alpha,
+                  "gate: false-failure budget per run at --p-good (with --baseline: half to the accuracy\n"
+                  "test, half to the paired test)")->capture_default_str()->group("Decision");
+  cmd->add_option("--collapse-alpha", c.gate.collapse_alpha,
+                  "gate: the collapse stage's share of --gate-alpha (its boundary is ln(1/a))")
+      ->capture_default_str()->group("Decision");
+  cmd->add_option("--alpha", c.sprt.alpha, "sprt: P(broken verdict | healthy)")->capture_default_str()->group("Decision");
+  cmd->add_option("--beta", c.sprt.beta, "sprt: P(healthy verdict | broken)")->capture_default_str()->group("Decision");
+  cmd->add_option_function<double>(
+         "--min-accuracy", [&c](const double& a) { c.min_accuracy = a; },
+         "fixed: fail below this accuracy, in [0, 1]; sprt: the fixed rule when questions run out")
       ->group("Decision");
   cmd->add_option("--baseline", o.baseline,
-                  "probe.jsonl of a reference run: paired exact McNemar test on the same questions")->group("Decision");
+                  "probe.jsonl of a reference run that answered every planned question: paired exact\n"
+                  "McNemar on exactly the same questions (failed requests are asked again, never scored)")
+      ->group("Decision");
   cmd->add_option("--agree-with", o.agree_with,
                   "probe.jsonl of a reference run: every greedy answer must match it (first divergent byte and\n"
                   "token reported); with logprobs, a differing token within the other side's top-k still agrees")
@@ -171,7 +202,10 @@ void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
                   "Record each token's logprob and top-K alternatives (OpenAI APIs; default 5 with --agree-with, "
                   "else 0)")
       ->group("Decision");
-  cmd->add_option("--paired-alpha", c.paired_alpha, "Significance level of the paired test")->capture_default_str()->group("Decision");
+  cmd->add_option_function<double>(
+         "--paired-alpha", [&c](const double& a) { c.paired_alpha = a; },
+         "Two-sided level of the paired test (default: --gate-alpha with the gate, else 0.05)")
+      ->group("Decision");
   cmd->add_option("--max-error-rate", c.max_error_rate,
                   "Stop with exit 3 once failed requests exceed this fraction of the questions")
       ->capture_default_str()->group("Decision");
@@ -226,39 +260,98 @@ void add_fetch_data(CLI::App* probe_cmd, Action& action) {
   });
 }
 
+// The gate's table: exact P(fail) and E[questions] per true accuracy with a simulated check, then the
+// paired test's exact P(fail) for unchanged and 5-point-worse candidates.
+int print_gate_tables(const probe::GateConfig& g, bool paired, const std::vector<double>& p_true, std::int64_t runs,
+                      std::uint64_t seed) {
+  probe::GateConfig accuracy_gate = g;
+  if (paired) {
+    accuracy_gate.alpha /= 2;
+    accuracy_gate.collapse_alpha = std::min(accuracy_gate.collapse_alpha, accuracy_gate.alpha);
+  }
+  const probe::GatePlan plan = probe::plan_gate(accuracy_gate);
+  const auto n = accuracy_gate.questions;
+  fmt::print("gate: collapse stage {} vs {} (fails at LLR >= ln(1/{}) = {:.3f}), then {} questions, pass with >= {} right "
+             "(accuracy {:.4f}); exact P(fail | {}) = {:.6f} <= {}\n",
+             accuracy_gate.p_good, accuracy_gate.p_collapse, accuracy_gate.collapse_alpha, plan.upper, n,
+             plan.min_correct, static_cast<double>(plan.min_correct) / static_cast<double>(n), accuracy_gate.p_good,
+             plan.false_failure, accuracy_gate.alpha);
+  fmt::print("{:>7} {:>12} {:>14} {:>18} {:>14} {:>12}\n", "p_true", "P(fail)", "E[questions]", "P(collapse stage)",
+             "simulated P", "simulated E");
+  for (const double p : p_true) {
+    const auto oc = probe::exact_gate_oc(p, plan);
+    const auto sim = probe::simulate_gate(p, plan, runs, seed);
+    fmt::print("{:>7.3f} {:>12.6f} {:>14.2f} {:>18.6f} {:>14.6f} {:>12.2f}\n", p, oc.p_fail, oc.expected_questions,
+               oc.p_collapse_stop, sim.p_fail, sim.mean_questions);
+  }
+  if (!paired) return exit_code::kPass;
+  fmt::print("paired test on the same {} questions, exact two-sided McNemar at {} (fails only when more are lost):\n", n,
+             g.alpha);
+  fmt::print("{:>8} {:>8} {:>10} {:>12}\n", "P(lost)", "P(gained)", "drop", "P(fail)");
+  for (const auto& [lost, gained] : std::vector<std::pair<double, double>>{
+           {0.01, 0.01}, {0.02, 0.02}, {0.05, 0.05}, {0.05, 0.0}, {0.06, 0.01}, {0.07, 0.02}, {0.10, 0.05}}) {
+    fmt::print("{:>8.2f} {:>8.2f} {:>10.2f} {:>12.6f}\n", lost, gained, lost - gained,
+               probe::exact_paired_fail_probability(n, lost, gained, g.alpha));
+  }
+  return exit_code::kPass;
+}
+
 void add_simulate(CLI::App* probe_cmd, Action& action) {
   auto* cmd = probe_cmd->add_subcommand(
       "simulate",
-      "How many questions the sequential test needs, and how often it says broken, for servers of a\n"
-      "given true accuracy: exact (dynamic programming over the test's states) and Monte Carlo, next\n"
-      "to the fixed rule's question count. Example, the incident (0.88 healthy vs 0.21 broken):\n"
+      "The operating characteristics of a decision rule for servers of a given true accuracy: how\n"
+      "often it fails them and how many questions it needs, exact (dynamic programming over the rule's\n"
+      "states) beside Monte Carlo. --stop gate: the default pre-merge gate (add --paired for the\n"
+      "budget split with a baseline and the paired test's power); --stop sprt: Wald's test. Examples:\n"
+      "  mxguard probe simulate --stop gate --paired\n"
       "  mxguard probe simulate --p-true 0.88 --p-true 0.21\n"
-      "and a 0.79 gate with an indifference zone, truncated at 200 questions:\n"
+      "and a 0.79 SPRT with an indifference zone, truncated at 200 questions:\n"
       "  mxguard probe simulate --p-good 0.85 --p-bad 0.73 --max-questions 200 --min-accuracy 0.79 --p-true 0.88");
   struct Options {
     probe::SprtConfig sprt;
-    std::vector<double> p_true{0.88, 0.79, 0.57, 0.21, 0.04};
+    probe::GateConfig gate;
+    std::string stop = "sprt";
+    bool paired = false;
+    std::vector<double> p_true;
     std::int64_t runs = 20000;
     std::uint64_t seed = 1;
-    double min_accuracy = -1;
+    std::optional<double> min_accuracy;
   };
   auto o = std::make_shared<Options>();
-  cmd->add_option("--p-true", o->p_true, "True accuracy of the simulated server (repeatable)")->capture_default_str();
-  cmd->add_option("--p-good", o->sprt.p_good, "SPRT: accuracy of a healthy server")->capture_default_str();
-  cmd->add_option("--p-bad", o->sprt.p_bad, "SPRT: accuracy of a broken server")->capture_default_str();
-  cmd->add_option("--alpha", o->sprt.alpha, "SPRT: P(broken verdict | healthy)")->capture_default_str();
-  cmd->add_option("--beta", o->sprt.beta, "SPRT: P(healthy verdict | broken)")->capture_default_str();
-  cmd->add_option("--max-questions", o->sprt.max_questions, "Truncation (0: none); the fixed rule's question count")
+  cmd->add_option("--stop", o->stop, "The rule: sprt or gate")->check(CLI::IsMember({"sprt", "gate"}))->capture_default_str();
+  cmd->add_option("--p-true", o->p_true,
+                  "True accuracy of the simulated server (repeatable; default sprt 0.88 0.79 0.57 0.21 0.04,\n"
+                  "gate 0.88 0.79 0.75 0.5 0.21 0.04)");
+  cmd->add_option("--p-good", o->sprt.p_good, "Accuracy of a healthy server")->capture_default_str();
+  cmd->add_option("--p-bad", o->sprt.p_bad, "Accuracy of a collapsed server")->capture_default_str();
+  cmd->add_option("--alpha", o->sprt.alpha, "sprt: P(broken verdict | healthy)")->capture_default_str();
+  cmd->add_option("--beta", o->sprt.beta, "sprt: P(healthy verdict | broken)")->capture_default_str();
+  cmd->add_option("--max-questions", o->sprt.max_questions, "sprt: truncation (0: none); the fixed rule's question count")
       ->capture_default_str();
-  cmd->add_option("--min-accuracy", o->min_accuracy, "Fallback threshold at truncation (default: midpoint)");
+  cmd->add_option_function<double>(
+      "--min-accuracy", [o](const double& a) { o->min_accuracy = a; }, "sprt: fallback threshold at truncation (default: midpoint)");
+  cmd->add_option("--gate-alpha", o->gate.alpha, "gate: false-failure budget at --p-good")->capture_default_str();
+  cmd->add_option("--collapse-alpha", o->gate.collapse_alpha, "gate: the collapse stage's share")->capture_default_str();
+  cmd->add_option("--num-questions", o->gate.questions, "gate: the fixed question set")->capture_default_str();
+  cmd->add_flag("--paired", o->paired, "gate: as run with --baseline (budget split) and the paired test's power");
   cmd->add_option("--runs", o->runs, "Monte Carlo runs per p-true")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Monte Carlo seed")->capture_default_str();
   cmd->callback([&action, o] {
     action = [o] {
-      probe::SprtConfig c = o->sprt;
-      c.fallback_threshold = o->min_accuracy >= 0 ? o->min_accuracy : (c.p_good + c.p_bad) / 2;
-      probe::validate(c);
       if (o->runs < 1) throw InputError(fmt::format("--runs {}: must be >= 1", o->runs));
+      for (const double p : o->p_true) {
+        if (!(p >= 0 && p <= 1)) throw InputError(fmt::format("--p-true {}: must be in [0, 1]", p));
+      }
+      if (o->stop == "gate") {
+        probe::GateConfig g = o->gate;
+        g.p_good = o->sprt.p_good;
+        g.p_collapse = o->sprt.p_bad;
+        const auto ps = o->p_true.empty() ? std::vector<double>{0.88, 0.79, 0.75, 0.5, 0.21, 0.04} : o->p_true;
+        return print_gate_tables(g, o->paired, ps, o->runs, o->seed);
+      }
+      probe::SprtConfig c = o->sprt;
+      c.fallback_threshold = o->min_accuracy.value_or((c.p_good + c.p_bad) / 2);
+      probe::validate(c);
       const probe::Sprt shape(c);
       fmt::print("SPRT p_good {} vs p_bad {}, alpha {}, beta {}: a right answer moves the LLR {:+.3f}, a wrong one "
                  "{:+.3f}; boundaries {:.3f} / {:+.3f}{}\n",
@@ -269,8 +362,8 @@ void add_simulate(CLI::App* probe_cmd, Action& action) {
                                  : std::string());
       fmt::print("{:>7} {:>14} {:>12} {:>5} {:>5} {:>5} {:>10} {:>10} {:>12}\n", "p_true", "E[questions]", "simulated",
                  "p50", "p90", "p99", "P(broken)", "truncated", "fixed rule");
-      for (const double p : o->p_true) {
-        if (!(p >= 0 && p <= 1)) throw InputError(fmt::format("--p-true {}: must be in [0, 1]", p));
+      const auto ps = o->p_true.empty() ? std::vector<double>{0.88, 0.79, 0.57, 0.21, 0.04} : o->p_true;
+      for (const double p : ps) {
         const auto exact = probe::exact_questions_to_verdict(p, c);
         const auto sim = probe::simulate_questions_to_verdict(p, c, o->runs, o->seed);
         fmt::print("{:>7.3f} {:>14.2f} {:>12.2f} {:>5} {:>5} {:>5} {:>10.4f} {:>10.4f} {:>12}\n", p,
@@ -289,6 +382,8 @@ void add_probe(CLI::App& app, Action& action) {
       "0.88 -> 0.21): SGLang's few-shot prompt, sampling parameters, warm-up and scoring, byte for byte.\n"
       "Failed requests (connection errors, timeouts, 5xx, aborted generations) are retried and never\n"
       "count as wrong answers; past --max-error-rate the run stops as an infrastructure failure.\n"
+      "Without options the gate decides (--stop gate; its error rates: `mxguard probe simulate --stop gate`).\n"
+
       "With --agree-with, each greedy answer is compared with a reference run's (the signal that needs\n"
       "no accuracy: a random-weight model works as well as a real one).\n"
       "Exit: 0 pass, 1 accuracy regression or answers that disagree with --agree-with, 2 bad input,\n"
@@ -301,11 +396,13 @@ void add_probe(CLI::App& app, Action& action) {
   add_simulate(cmd, action);
   cmd->footer(
       "Examples:\n"
-      "  # the upstream CI's check: 200 questions, 5 shots, fail below 0.79\n"
+      "  # the default gate: collapse stage, then 400 questions, P(fail | healthy 0.88) <= 0.001\n"
+      "  mxguard probe --data test.jsonl --base-url http://127.0.0.1:30000\n"
+      "  # the upstream CI's check: 200 questions, fail below 0.79 (--min-accuracy alone means --stop fixed)\n"
       "  mxguard probe --data test.jsonl --base-url http://127.0.0.1:30000 --min-accuracy 0.79\n"
       "  # collapse detector: a verdict in ~5 questions\n"
       "  mxguard probe --data test.jsonl --stop sprt --p-good 0.88 --p-bad 0.21\n"
-      "  # pre-merge: paired against the main branch's run\n"
+      "  # pre-merge: the gate plus a paired test on the same 400 questions as the main branch's run\n"
       "  mxguard probe --data test.jsonl --baseline main-probe/probe.jsonl --out pr-probe\n"
       "  # same greedy answers as main's run (record that one with --top-logprobs 5 too)\n"
       "  mxguard probe --data test.jsonl --api completions --agree-with main-probe/probe.jsonl --out pr-probe\n"
@@ -313,6 +410,8 @@ void add_probe(CLI::App& app, Action& action) {
   // The run is the default action; a subcommand (fetch-data, simulate) sets its own.
   cmd->callback([&action, cmd, o] {
     if (!cmd->get_subcommands().empty()) return;
+    o->num_questions_given = cmd->count("--num-questions") > 0;
+    o->stop_given = cmd->count("--stop") > 0;
     action = [o] {
       try {
         return run_probe_command(*o);

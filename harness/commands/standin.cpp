@@ -17,6 +17,8 @@
 #include "harness/standin/standin_server.hpp"
 #include "harness/standin/stats_recorder.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
+#include "reports/file_io.hpp"
 
 namespace mxg::cli {
 namespace {
@@ -30,6 +32,10 @@ struct StandinCliOptions {
   std::string api_key_env;  // the name of the variable holding the key, never the key itself
 };
 
+// Generated questions are held in memory (~300 bytes each): 10^7 is ~3 GB, far beyond GSM8K's 1319;
+// --make-data 1e11 used to end in std::bad_alloc.
+constexpr std::size_t kMaxGenerated = 10'000'000;
+
 int write_data(const StandinCliOptions& o) {
   const std::string jsonl = probe::to_gsm8k_jsonl(probe::generate_gsm8k(o.make_data, o.server.seed));
   if (o.out.empty()) {
@@ -37,10 +43,9 @@ int write_data(const StandinCliOptions& o) {
     std::fflush(stdout);
     return exit_code::kPass;
   }
-  std::ofstream file(o.out, std::ios::binary);
-  if (!file || !file.write(jsonl.data(), static_cast<std::streamsize>(jsonl.size())) || !file.flush()) {
-    throw InputError(fmt::format("mxguard standin: --out {}: cannot write the data file", o.out));
-  }
+  // Temporary sibling + rename, refusing a symlink, device or FIFO at --out (never replaced).
+  check_replaceable_output(o.out, fmt::format("--out {}", o.out));
+  report::write_file_atomically(o.out, jsonl);
   return exit_code::kPass;
 }
 
@@ -110,10 +115,11 @@ void add_standin(CLI::App& app, Action& action) {
   cmd->add_option("--data", o->data, "GSM8K JSON Lines whose questions it knows (labels = the right answers)")
       ->group("Data");
   cmd->add_option("--questions", o->questions, "Without --data: serve this many generated questions")
-      ->capture_default_str()->group("Data");
+      ->capture_default_str()->check(CLI::Range(std::size_t{1}, kMaxGenerated))->group("Data");
   auto* make_data = cmd->add_option("--make-data", o->make_data,
                   "Write N generated questions (the set served without --data, same --seed) as JSON Lines\n"
-                  "to --out or stdout and exit; give the file to both the stand-in and the probe")
+                  "to --out or stdout and exit; give the file to both the stand-in and the probe (at most 10^7)")
+      ->check(CLI::Range(std::size_t{0}, kMaxGenerated))
       ->group("Data");
   cmd->add_option("--out", o->out, "Destination of --make-data (default: stdout)")->group("Data");
 

@@ -17,6 +17,7 @@
 #include <valijson/validator.hpp>
 
 #include "harness/matrix/case_schema_text.hpp"
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::matrix {
@@ -287,9 +288,7 @@ std::string_view case_schema_text() { return generated::kCaseSchemaText; }
 
 std::string found_text(const json& value) {
   constexpr std::size_t kMax = 80;
-  std::string text = value.dump();
-  if (text.size() > kMax) text = text.substr(0, kMax - 3) + "...";
-  return text;
+  return json_read::show(value, kMax - 3);  // flat and short whatever the nesting
 }
 
 void throw_case_error(const std::filesystem::path& file, std::string_view pointer, std::string_view expected,

@@ -15,7 +15,9 @@
 #include "harness/matrix/case_schema.hpp"
 #include "harness/matrix/dimensions.hpp"
 #include "harness/matrix/ggml/ggml_combination.hpp"
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 #include "kernels/layout/index_maps.hpp"
 
 namespace mxg::matrix {
@@ -31,16 +33,19 @@ constexpr std::pair<InputDist, const char*> kInputNames[] = {
     {InputDist::Normal, "normal"}, {InputDist::Outliers, "outliers"}, {InputDist::ZeroBlocks, "zero-blocks"},
     {InputDist::ExtremeScales, "extreme-scales"}, {InputDist::NanScale, "nan-scale"}};
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open the case file", file.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+constexpr std::size_t kMaxCaseFileBytes = 16u << 20;
 
 json parse_case_file(const fs::path& file) {
-  const std::string text = read_text(file);
+  const std::string text = read_regular_file(file, file.string() + ": case file", kMaxCaseFileBytes);
+  std::string bounded_error;
+  try {
+    return json_read::parse(text, file.string());  // depth, size and duplicate keys bounded
+  } catch (const InputError& bounded) {
+    if (std::string_view(bounded.what()).find("not valid JSON") == std::string_view::npos) throw;
+    bounded_error = bounded.what();
+  }
+  // A syntax error: the bounded reader stopped before nesting got deep, so the plain parser stops at
+  // the same byte; it is only used to tell the line and column.
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
@@ -54,6 +59,8 @@ json parse_case_file(const fs::path& file) {
       if (const auto colon = what.find(": ", at); colon != std::string::npos) what = what.substr(colon + 2);
     }
     throw InputError(fmt::format("{}:{}:{}: not valid JSON (byte {}): {}", file.string(), line, column, e.byte, what));
+  } catch (const json::exception&) {  // e.g. a number beyond double's range (a tolerance of 1e999)
+    throw InputError(bounded_error);
   }
 }
 
@@ -72,12 +79,23 @@ std::vector<fs::path> case_files_in(const fs::path& dir) {
   return files;
 }
 
-std::vector<int> ranks_of(const json& shape, int tp) {
+// Each rank checked against tp while still the JSON's own integer: narrowing first turned rank
+// 4294967297 into 1 at tp 2 (and 18446744073709551615 into -1).
+std::vector<int> ranks_of(const json& shape, int tp, const fs::path& file, const std::string& at) {
   std::vector<int> ranks;
   if (shape["ranks"].is_string()) {  // "all"
     for (int r = 0; r < tp; ++r) ranks.push_back(r);
-  } else {
-    for (const auto& r : shape["ranks"]) ranks.push_back(r.get<int>());
+    return ranks;
+  }
+  for (std::size_t i = 0; i < shape["ranks"].size(); ++i) {
+    const json& r = shape["ranks"][i];
+    const bool in_range = r.is_number_unsigned() ? r.get<std::uint64_t>() < static_cast<std::uint64_t>(tp)
+                                                 : r.is_number_integer() && r.get<std::int64_t>() >= 0 &&
+                                                       r.get<std::int64_t>() < tp;
+    if (!in_range) {
+      throw_case_error(file, fmt::format("{}/ranks/{}", at, i), fmt::format("a rank below tp = {}", tp), r.dump());
+    }
+    ranks.push_back(static_cast<int>(r.get<std::int64_t>()));
   }
   return ranks;
 }
@@ -85,13 +103,7 @@ std::vector<int> ranks_of(const json& shape, int tp) {
 // The checks of one shape entry the schema cannot state; returns its expansion.
 std::vector<ShapeSpec> expand_shape(const json& entry, const fs::path& file, const std::string& at) {
   const int tp = entry["tp"].get<int>();
-  const std::vector<int> ranks = ranks_of(entry, tp);
-  for (std::size_t i = 0; i < ranks.size(); ++i) {
-    if (ranks[i] >= tp) {
-      throw_case_error(file, fmt::format("{}/ranks/{}", at, i), fmt::format("a rank below tp = {}", tp),
-                       std::to_string(ranks[i]));
-    }
-  }
+  const std::vector<int> ranks = ranks_of(entry, tp, file, at);
   std::vector<ShapeSpec> out;
   if (entry.contains("model")) {
     for (int r : ranks) out.push_back(model_shape(entry["model"].get<std::string>(), tp, r));

@@ -3,6 +3,9 @@
 
 #include <fnmatch.h>
 
+#include <set>
+#include <string>
+
 #include <fmt/format.h>
 
 namespace mxg::matrix {
@@ -13,14 +16,20 @@ std::string Instance::id() const {
 }
 
 std::vector<Instance> expand_instances(const std::vector<CaseSpec>& cases, const std::vector<std::uint64_t>& seed_override) {
+  // Each instance once: a repeated --seed (or a value listed twice in a case) would otherwise run it
+  // twice and count its results twice.
   std::vector<Instance> out;
+  std::set<std::string> seen;
   for (const auto& c : cases) {
     const auto& seeds = seed_override.empty() ? c.seeds : seed_override;
     for (const auto& shape : c.shapes)
       for (auto tokens : c.tokens)
         for (auto routing : c.routings)
           for (auto inputs : c.inputs)
-            for (auto seed : seeds) out.push_back(Instance{&c, shape, tokens, routing, inputs, seed});
+            for (auto seed : seeds) {
+              Instance inst{&c, shape, tokens, routing, inputs, seed};
+              if (seen.insert(inst.id()).second) out.push_back(std::move(inst));
+            }
   }
   return out;
 }

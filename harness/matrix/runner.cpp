@@ -27,6 +27,7 @@
 #include "harness/matrix/evaluate.hpp"
 #include "harness/matrix/ggml/ggml_instance_run.hpp"
 #include "harness/matrix/instance.hpp"
+#include "harness/matrix/memory_estimate.hpp"
 #include "harness/matrix/mutants.hpp"
 #include "harness/matrix/progress.hpp"
 #include "harness/matrix/reference_run.hpp"
@@ -42,6 +43,7 @@
 #include "reports/html/html_report.hpp"
 #include "reports/json_io.hpp"
 #include "reports/jsonl.hpp"
+#include "reports/out_lock.hpp"
 #include "reports/junit.hpp"
 #include "reports/markdown.hpp"
 
@@ -288,6 +290,16 @@ report::CombinationResult Runner::run_one(const InstanceContext& ctx, const Fuse
   return r;
 }
 
+// Result ids of every planned combination (mutant ids are these plus "/mutant=NAME").
+std::set<std::string> planned_ids(const std::vector<Planned>& plan) {
+  std::set<std::string> ids;
+  for (const auto& pl : plan) {
+    for (const auto& c : pl.combos) ids.insert(result_id(*pl.instance, combination_id(c)));
+    for (const auto& c : pl.ggml_combos) ids.insert(result_id(*pl.instance, ggml::combination_id(c)));
+  }
+  return ids;
+}
+
 // The ggml kernel runs in process with its own thread pool (`threads` = --jobs), one combination
 // at a time; results not already in a resumed log are recorded as they finish.
 void Runner::run_ggml(const Instance* inst, const std::vector<ggml::GgmlCombination>& combos, int threads,
@@ -418,6 +430,13 @@ int Runner::run() {
   const int jobs = !opt_.devices.empty() ? static_cast<int>(opt_.devices.size())
                    : opt_.jobs > 0      ? opt_.jobs
                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  {
+    // Before anything is allocated: an instance that cannot fit is an input error naming its fields.
+    std::vector<Instance> planned;
+    for (const auto& pl : plan) planned.push_back(*pl.instance);
+    const bool given = opt_.max_memory_mib > 0;
+    check_memory(planned, jobs, given ? opt_.max_memory_mib * 1048576.0 : default_memory_limit_bytes(), given);
+  }
   std::vector<std::unique_ptr<FusedMoeBackend>> backends;
   if (family == "ggml" && !ggml::ggml_kernel_available()) {
     throw InfraError("--backend ggml: this mxguard was built without the ggml source (run ci/fetch-llama-cpp, "
@@ -425,7 +444,8 @@ int Runner::run() {
   }
   if (family == "aiter") backends = make_backends(jobs);
 
-  std::filesystem::create_directories(opt_.out_dir);
+  // Exclusive for this run: a second run on the same --out would delete or interleave our results.
+  const report::OutDirLock out_lock(opt_.out_dir, "--out");
   const auto log_path = opt_.out_dir / "results.jsonl";
   const auto closed_log_path = opt_.out_dir / "results.jsonl.gz";  // the log once a run closed it
   // A plain log beside a compressed one is newer (a resumed run that did not reach its close).
@@ -436,12 +456,30 @@ int Runner::run() {
   if (opt_.resume && std::filesystem::exists(log_path)) {
     auto loaded = report::load_results_jsonl(log_path);
     for (const auto& w : loaded.warnings) fmt::print(stderr, "mxguard matrix: {}\n", w);
+    // Only this run's combinations count, each once (the last line of an id wins): a log written with
+    // other --cases, --filter or --seed, or holding a combination twice, must not inflate the totals.
+    const std::set<std::string> planned = planned_ids(plan);
+    std::map<std::string, report::CombinationResult> kept;
+    std::int64_t foreign = 0;
     for (auto& r : loaded.results) {
-      if (r.verdict == report::Verdict::Error) continue;  // errors are re-run
-      done_ids_.insert(r.id);
+      const auto mutant_at = r.id.find("/mutant=");
+      const std::string base = mutant_at == std::string::npos ? r.id : r.id.substr(0, mutant_at);
+      if (!planned.count(base) || (mutant_at != std::string::npos && !opt_.mutants)) {
+        ++foreign;
+        continue;
+      }
+      if (r.verdict == report::Verdict::Error) {  // errors are re-run
+        kept.erase(r.id);
+        continue;
+      }
+      kept.insert_or_assign(r.id, std::move(r));
+    }
+    for (auto& [id, r] : kept) {
+      done_ids_.insert(id);
       results_.push_back(std::move(r));
     }
-    fmt::print(stderr, "mxguard matrix: resuming, {} results already in {}\n", done_ids_.size(), log_path.string());
+    fmt::print(stderr, "mxguard matrix: resuming, {} results already in {}{}\n", done_ids_.size(), log_path.string(),
+               foreign ? fmt::format(" ({} lines of other combinations ignored)", foreign) : "");
   } else {
     std::filesystem::remove(log_path);
   }

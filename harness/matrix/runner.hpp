@@ -25,6 +25,7 @@ struct RunOptions {
   std::vector<std::string> filters;
   ShardSpec shard;                       // --shard K/N: this run's part of the filtered plan
   int jobs = 0;                          // 0: every core
+  double max_memory_mib = 0;             // --max-memory: refuse instances estimated above it (0: available memory)
   std::vector<int> devices;              // --devices: one worker per GPU index (then jobs = devices.size())
   std::filesystem::path out_dir = "mxguard-out";
   bool resume = false;

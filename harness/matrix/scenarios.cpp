@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/matrix/ggml/ggml_combination.hpp"
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::matrix {
@@ -19,20 +20,13 @@ namespace {
 std::string string_at(const nlohmann::json& j, const char* key, const std::filesystem::path& file,
                       const std::string& pointer) {
   if (!j.contains(key)) fail(file, pointer, fmt::format("missing \"{}\"", key));
-  if (!j.at(key).is_string()) fail(file, pointer + "/" + key, fmt::format("expected a string, found {}", j.at(key).dump()));
+  if (!j.at(key).is_string()) fail(file, pointer + "/" + key, fmt::format("expected a string, found {}", json_read::show(j.at(key))));
   return j.at(key).get<std::string>();
 }
 }  // namespace
 
 std::vector<Scenario> load_scenarios(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open scenarios file", path.string()));
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
-  }
+  const nlohmann::json doc = json_read::parse_file(path.string());
   if (!doc.is_object() || !doc.contains("scenarios") || !doc["scenarios"].is_array())
     fail(path, "", "expected an object with a \"scenarios\" array");
   std::vector<Scenario> out;
@@ -56,7 +50,7 @@ std::vector<Scenario> load_scenarios(const std::filesystem::path& path) {
       if (values.empty()) fail(path, ptr + "/match/" + dim, "unknown dimension");
       if (!value.is_string() || std::find(values.begin(), values.end(), value.get<std::string>()) == values.end())
         fail(path, ptr + "/match/" + dim,
-             fmt::format("expected one of {}, found {}", fmt::join(values, ", "), value.dump()));
+             fmt::format("expected one of {}, found {}", fmt::join(values, ", "), json_read::show(value)));
       sc.match[dim] = value.get<std::string>();
     }
     if (s.contains("only_where") && sc.family != "aiter") fail(path, ptr + "/only_where", "only for aiter scenarios");

@@ -88,13 +88,18 @@ std::optional<Finding> pad_finding(const Plan& plan) {
                                sure_total, sure, convention)};
   }
   if (exact_total > 0 && !plan.request.kernel_pads) {
+    const bool flydsl = plan.dispatch.decode.flydsl || plan.dispatch.prefill.flydsl;
     return Finding{Severity::Warning, "intermediate-pad-kernel-dependent",
                    fmt::format("intermediate_pad = I_p - I/tp hides {} loaded units from a kernel that takes the pad "
                                "exactly ({}; AITER's FlyDSL kernels, the vLLM #44679 class) but none from AITER's "
                                "CK-tile kernels, which round it down to granules (// 64, // 128); which one runs is "
-                               "AITER's dispatcher's choice (aiter/fused_moe.py get_2stage_cfgs), pin it with "
-                               "--kernel-pad-convention (LAYOUTS.md §4)",
-                               exact_total, exact_only)};
+                               "AITER's dispatcher's choice (aiter/fused_moe.py get_2stage_cfgs). As read in AITER "
+                               "e4048607: {}; pin the kernel with --kernel-pad-convention (LAYOUTS.md §4)",
+                               exact_total, exact_only,
+                               flydsl ? "FlyDSL runs prefill batches and gets the pads as 0 when a bias is given "
+                                        "(GPT-OSS has biases), so that build drops none; a build that passes the pad "
+                                        "to FlyDSL drops them in prefill"
+                                      : "CK-tile runs at every token count here, so that build drops none")};
   }
   return std::nullopt;
 }

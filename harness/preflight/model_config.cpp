@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::preflight {
@@ -19,9 +20,16 @@ namespace {
 std::int64_t positive_int(const nlohmann::json& doc, std::string_view label, const char* field) {
   const auto it = doc.find(field);
   if (it == doc.end()) fail(label, fmt::format("field '{}' is missing", field));
-  if (!it->is_number_integer()) fail(label, fmt::format("field '{}' = {} is not an integer", field, it->dump()));
+  if (!it->is_number_integer()) fail(label, fmt::format("field '{}' = {} is not an integer", field, json_read::show(*it)));
+  // Compared as the JSON's own integer before narrowing (18446744073709551615 read as int64 is -1), and
+  // bounded so that every size product below stays far inside int64 (H_p printed negative before).
+  constexpr std::int64_t kMaxField = std::int64_t{1} << 24;
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxField)) {
+    fail(label, fmt::format("field '{}' = {} is above {}", field, it->get<std::uint64_t>(), kMaxField));
+  }
   const auto value = it->get<std::int64_t>();
   if (value <= 0) fail(label, fmt::format("field '{}' = {} must be positive", field, value));
+  if (value > kMaxField) fail(label, fmt::format("field '{}' = {} is above {}", field, value, kMaxField));
   return value;
 }
 
@@ -47,11 +55,11 @@ ModelConfig parse_model_config(const nlohmann::json& doc, std::string_view label
   c.hidden = positive_int(doc, label, "hidden_size");
   c.intermediate = positive_int(doc, label, "intermediate_size");
   if (const auto it = doc.find("swiglu_limit"); it != doc.end()) {
-    if (!it->is_number()) fail(label, fmt::format("field 'swiglu_limit' = {} is not a number", it->dump()));
+    if (!it->is_number()) fail(label, fmt::format("field 'swiglu_limit' = {} is not a number", json_read::show(*it)));
     c.swiglu_limit = it->get<double>();
   }
   if (const auto it = doc.find("quantization_config"); it != doc.end()) {
-    if (!it->is_object()) fail(label, fmt::format("field 'quantization_config' = {} is not an object", it->dump()));
+    if (!it->is_object()) fail(label, fmt::format("field 'quantization_config' = {} is not an object", json_read::show(*it)));
     const auto method = it->find("quant_method");
     if (method == it->end() || !method->is_string()) {
       fail(label, "field 'quantization_config.quant_method' is missing or not a string");
@@ -63,19 +71,9 @@ ModelConfig parse_model_config(const nlohmann::json& doc, std::string_view label
 
 ModelConfig load_model_config(const std::filesystem::path& path) {
   const std::string label = path.string();
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail(label, "is a directory, not a config.json file");
-  std::ifstream in(path);
-  if (!in) fail(label, "cannot open the model config");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(label, fmt::format("not valid JSON (byte {})", e.byte));
-  } catch (const nlohmann::json::exception&) {
-    fail(label, "cannot be read as JSON");
-  }
-  return parse_model_config(doc, label);
+  // Bounded read: regular file, depth and size limits, duplicate keys refused (two readers of a
+  // config.json with "hidden_size" twice would disagree on the model).
+  return parse_model_config(json_read::parse_file(label), label);
 }
 
 }  // namespace mxg::preflight

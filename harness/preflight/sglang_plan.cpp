@@ -205,6 +205,13 @@ Plan plan_sglang(const PlanRequest& r) {
                                             p.gu_interleave ? "true" : "false", p.gu_interleave_source)
                               : fmt::format("{} ({} not consulted)", gate_mode_name(c.gate_mode), kGuInterleaveEnv),
                      gate_source});
+  p.dispatch = predict_aiter_dispatch(c.gate_mode, r0.intermediate_padded, p.hidden_padded, p.experts_per_rank,
+                                      r.model.experts_per_token);
+  p.steps.push_back({"AITER kernel",
+                     fmt::format("decode (T < 256): {}; prefill (T >= 256): {}", p.dispatch.decode.kernels,
+                                 p.dispatch.prefill.kernels),
+                     "ROCm/aiter e4048607 aiter/fused_moe.py _fused_moe_impl, get_2stage_cfgs; "
+                     "configs/model_configs/gptoss_*_tuned_fmoe.csv (read, not run)"});
 
   // What a static look cannot confirm.
   if (const auto v = env_value(r.env, kUseAiterEnv); !v) {
@@ -236,8 +243,8 @@ Plan plan_sglang(const PlanRequest& r) {
       r.kernel_pads
           ? fmt::format("the AITER kernel is assumed to read the pads the {} way (--kernel-pad-convention)",
                         pad_convention_name(*r.kernel_pads))
-          : "which AITER kernel runs (FlyDSL or CK-tile, bf16 / fp4 / fp8 activations, tuned CSV rows) depends on the "
-            "AITER build and the token count and is not predicted (aiter/fused_moe.py get_2stage_cfgs)");
+          : "the AITER kernel step is AITER e4048607's dispatcher as read; another AITER build (its tuned CSVs, "
+            "its FlyDSL pad handling) may pick otherwise, so pad hazards that depend on it are warnings");
   return p;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "harness/matrix/dimensions.hpp"
+#include "harness/preflight/aiter_dispatch.hpp"
 #include "harness/preflight/env_vars.hpp"
 #include "harness/preflight/model_config.hpp"
 #include "kernels/backend/pad_convention.hpp"
@@ -76,6 +77,7 @@ struct Plan {
   std::vector<Step> steps;
   std::vector<RankRow> ranks;
   std::vector<std::string> notes;      // things preflight cannot verify statically
+  AiterDispatch dispatch;              // AITER's kernel choice for rank 0, as read in e4048607
 };
 
 // Throws InputError for sizes SGLang cannot run: tp or ep < 1, ep not dividing tp, ep not

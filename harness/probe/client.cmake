@@ -5,7 +5,7 @@ add_library(mxg_probe_client STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/server_api.cpp)
 target_include_directories(mxg_probe_client PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(mxg_probe_client
-  PUBLIC mxg_flags nlohmann_json::nlohmann_json
+  PUBLIC mxg_flags mxg_common nlohmann_json::nlohmann_json
   PRIVATE CURL::libcurl fmt::fmt)
 
 # The tests talk to a real in-process HTTP server (cpp-httplib); without it they are not built.

@@ -8,7 +8,7 @@ add_library(mxg_probe_data STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/fetch_data.cpp)
 target_include_directories(mxg_probe_data PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(mxg_probe_data
-  PUBLIC mxg_flags
+  PUBLIC mxg_flags mxg_common
   PRIVATE nlohmann_json::nlohmann_json fmt::fmt CURL::libcurl OpenSSL::Crypto)
 mxg_add_test(NAME probe_data_test
   SOURCES

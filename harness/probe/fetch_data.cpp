@@ -2,6 +2,7 @@
 // into the cache only on a matching hash; a verified cached copy is reused without network access.
 #include "harness/probe/fetch_data.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,8 @@
 #include <openssl/evp.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
+#include "kernels/common/seconds.hpp"
 
 namespace mxg::probe {
 namespace {
@@ -89,11 +92,24 @@ struct Sink {
   std::FILE* file = nullptr;
   Sha256* hash = nullptr;
   bool write_failed = false;
+  // Enforced here as well as by libcurl: its timeout and size limits do not apply to file:// URLs.
+  std::uint64_t received = 0, max_bytes = 0;
+  std::chrono::steady_clock::time_point deadline;
+  bool too_large = false, timed_out = false;
 };
 
 std::size_t write_to_sink(char* data, std::size_t size, std::size_t count, void* user) {
   auto* sink = static_cast<Sink*>(user);
   const std::size_t bytes = size * count;
+  sink->received += bytes;
+  if (sink->received > sink->max_bytes) {
+    sink->too_large = true;
+    return 0;
+  }
+  if (std::chrono::steady_clock::now() > sink->deadline) {
+    sink->timed_out = true;
+    return 0;
+  }
   if (std::fwrite(data, 1, bytes, sink->file) != bytes) {
     sink->write_failed = true;
     return 0;  // libcurl aborts the transfer with CURLE_WRITE_ERROR
@@ -121,6 +137,16 @@ struct Attempt {
 // One transfer of `url` into `path` (truncated first), hashed on the way.
 Attempt download_once(const FetchOptions& options, const std::filesystem::path& path) {
   Attempt attempt;
+  // libcurl would block opening a FIFO named by a file:// URL and read a device without end.
+  constexpr std::string_view kFileScheme = "file://";
+  if (std::string_view(options.url).substr(0, kFileScheme.size()) == kFileScheme) {
+    std::string local = options.url.substr(kFileScheme.size());
+    if (local.rfind("localhost/", 0) == 0) local.erase(0, std::string_view("localhost").size());
+    struct stat st {};
+    if (::stat(local.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {  // a missing file is curl's error (infra)
+      throw InputError(fmt::format("--url {}: not a regular file", options.url));
+    }
+  }
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!file) {
     throw InfraError(fmt::format("{}: cannot write the download ({})", path.string(), std::strerror(errno)));
@@ -129,6 +155,9 @@ Attempt download_once(const FetchOptions& options, const std::filesystem::path& 
   if (!curl) throw InfraError("libcurl: curl_easy_init failed");
   Sha256 hash;
   Sink sink{file.get(), &hash};
+  sink.max_bytes = options.max_bytes;
+  sink.deadline = std::chrono::steady_clock::now() + seconds_to_duration(options.timeout_s);
+  curl_easy_setopt(curl.get(), CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_bytes));
   std::array<char, CURL_ERROR_SIZE> error_buffer{};
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, options.url.c_str());
@@ -147,6 +176,15 @@ Attempt download_once(const FetchOptions& options, const std::filesystem::path& 
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer.data());
   const CURLcode code = curl_easy_perform(c);
+  if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    throw InputError(fmt::format("{}: the download exceeds the {}-byte limit of a data set", options.url,
+                                 options.max_bytes));
+  }
+  if (sink.timed_out) {
+    attempt.error = fmt::format("not finished within --timeout {} s", options.timeout_s);
+    attempt.retryable = true;
+    return attempt;
+  }
   if (std::fflush(file.get()) != 0) sink.write_failed = true;
   if (sink.write_failed) {
     throw InfraError(fmt::format("{}: writing the download failed ({})", path.string(), std::strerror(errno)));
@@ -200,6 +238,7 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 std::string sha256_hex_file(const std::filesystem::path& path) {
+  ::close(open_regular_file(path, path.string()));  // a FIFO or device is refused, not awaited
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open for hashing ({})", path.string(), std::strerror(errno)));
   Sha256 hash;

@@ -1,6 +1,7 @@
 // `mxguard probe fetch-data`: downloads a GSM8K split with libcurl, verifies its sha256 and caches it.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -24,6 +25,9 @@ struct FetchOptions {
   std::filesystem::path cache_dir;  // created if missing
   double timeout_s = 120;
   int retries = 3;                  // on transport errors and 5xx, with exponential backoff
+  // A data set larger than this is refused (GSM8K's test split is ~0.7 MB): file:///dev/zero filled a
+  // disk and a hostile server sent ~2.2 GB per attempt.
+  std::uint64_t max_bytes = std::uint64_t{256} << 20;
 };
 
 // Returns the cached file's path: <cache_dir>/<sha256 or url-hash>-<basename of url>. A cached file whose

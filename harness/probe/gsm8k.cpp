@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 
 namespace mxg::probe {
 namespace {
@@ -90,7 +92,7 @@ std::string string_field(const nlohmann::json& object, const char* key, const st
   const auto it = object.find(key);
   if (it == object.end()) fail(source, line, key, "missing field", raw_line);
   if (!it->is_string()) {
-    fail(source, line, key, fmt::format("not a string but {}", it->type_name()), it->dump());
+    fail(source, line, key, fmt::format("not a string but {}", it->type_name()), json_read::show(*it));
   }
   return it->get<std::string>();
 }
@@ -98,11 +100,11 @@ std::string string_field(const nlohmann::json& object, const char* key, const st
 Gsm8kItem parse_line(std::string_view text, const std::string& source, std::int64_t line) {
   nlohmann::json object;
   try {
-    object = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(source, line, "line", fmt::format("not valid JSON (error at byte {})", e.byte), text);
-  } catch (const nlohmann::json::exception&) {  // e.g. a number literal beyond double's range
-    fail(source, line, "line", "JSON value out of range", text);
+    object = json_read::parse(text, "JSON");  // bounded: depth, size, duplicate keys
+  } catch (const InputError& e) {
+    std::string_view what = e.what();
+    if (what.starts_with("JSON: ")) what.remove_prefix(6);
+    fail(source, line, "line", what, text);
   }
   if (!object.is_object()) fail(source, line, "line", fmt::format("not a JSON object but {}", object.type_name()), text);
   Gsm8kItem item;
@@ -136,12 +138,9 @@ std::vector<Gsm8kItem> parse_gsm8k_jsonl(std::string_view text, const std::strin
 }
 
 std::vector<Gsm8kItem> load_gsm8k_jsonl(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: data: cannot open ({})", path.string(), std::strerror(errno)));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw InputError(fmt::format("{}: data: read failed ({})", path.string(), std::strerror(errno)));
-  return parse_gsm8k_jsonl(bytes.view(), path.string());
+  // Regular files only (a FIFO would block), at most 1 GiB.
+  const std::string bytes = read_regular_file(path, fmt::format("{}: data", path.string()));
+  return parse_gsm8k_jsonl(bytes, path.string());
 }
 
 std::string to_gsm8k_jsonl(const std::vector<Gsm8kItem>& items) {

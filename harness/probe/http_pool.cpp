@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/seconds.hpp"
 #include "kernels/common/splitmix64.hpp"
 
 namespace mxg::probe {
@@ -110,8 +111,18 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+// Progress callback: a non-zero return aborts the transfer (HttpPoolOptions::cancel).
+int on_progress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
+}
+
 // Options that stay the same for every request an easy handle makes.
 void set_fixed_options(CURL* e, const HttpPoolOptions& o, curl_slist* headers, Exchange* ex, double timeout_s) {
+  if (o.cancel != nullptr) {
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(o.cancel));
+  }
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for timeouts: we may be in any thread
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);  // long generations: notice a vanished peer
@@ -201,7 +212,7 @@ AttemptClass default_classify(const HttpAttempt& a) {
 double retry_delay_s(const RetryPolicy& policy, int retry, std::optional<double> retry_after_s,
                      std::uint64_t jitter_bits) {
   const double max_delay = std::max(0.0, policy.max_delay_s);
-  if (retry_after_s) return std::clamp(*retry_after_s, 0.0, max_delay * 4);
+  if (retry_after_s) return std::clamp(*retry_after_s, 0.0, std::max(0.0, std::min(max_delay * 4, policy.retry_after_cap_s)));
   const int exponent = std::clamp(retry, 1, 1024) - 1;
   const double cap = std::min(max_delay, std::ldexp(std::max(0.0, policy.base_delay_s), exponent));
   const double unit = static_cast<double>(jitter_bits >> 11) * 0x1.0p-53;  // uniform in [0, 1)
@@ -248,6 +259,7 @@ struct HttpPool::Impl {
       : options(std::move(o)), retry(r), classify(std::move(c)), base(trim_base_url(options.base_url)),
         headers(make_headers(options)), jitter{r.seed} {
     options.max_in_flight = std::max<std::size_t>(1, options.max_in_flight);
+    retry.retry_after_cap_s = std::min(retry.retry_after_cap_s, options.timeout_s);  // H7: never wait past --timeout
     multi = curl_multi_init();
     if (multi == nullptr) throw InfraError("libcurl: curl_multi_init failed");
     const long n = static_cast<long>(options.max_in_flight);
@@ -355,7 +367,7 @@ struct HttpPool::Impl {
     const Clock::time_point now = Clock::now();
     if (cls == AttemptClass::Retryable && job.attempts <= retry.retries) {
       const double delay = retry_delay_s(retry, job.attempts, a.retry_after_s, jitter.next());
-      const auto due = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
+      const auto due = now + seconds_to_duration(delay);
       waiting.push_back(Waiting{due, std::move(job)});
       std::push_heap(waiting.begin(), waiting.end(), later);
       return;

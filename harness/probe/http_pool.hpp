@@ -3,6 +3,7 @@
 // which outcomes are final, retryable or fatal.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +20,9 @@ struct HttpPoolOptions {
   std::size_t max_in_flight = 64;           // transfers running at once; more are queued
   double timeout_s = 600;                   // whole-transfer limit per attempt
   double connect_timeout_s = 10;
+  // When set, a transfer stops (CURLE_ABORTED_BY_CALLBACK) within ~0.1 s of the flag turning true:
+  // SIGINT/SIGTERM during --wait-ready or discovery must not wait out a 30 s health check.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpRequest {
@@ -60,9 +64,12 @@ struct RetryPolicy {
   double base_delay_s = 0.5;   // delay before retry i (1-based) drawn uniformly in [0, min(max, base*2^(i-1))]
   double max_delay_s = 30;
   std::uint64_t seed = 0;      // jitter stream (reproducible schedules in tests)
+  // Upper bound on a server's Retry-After; the pool lowers it to its per-attempt timeout, so a hostile
+  // "Retry-After: 99999999" cannot stall a run longer than --timeout per retry.
+  double retry_after_cap_s = 1e9;
 };
 // The delay before retry number `retry` (1-based); a Retry-After value wins when present (capped at
-// max_delay_s * 4 so a hostile header cannot stall a run indefinitely).
+// min(max_delay_s * 4, retry_after_cap_s) so a hostile header cannot stall a run indefinitely).
 double retry_delay_s(const RetryPolicy& policy, int retry, std::optional<double> retry_after_s,
                      std::uint64_t jitter_bits);
 

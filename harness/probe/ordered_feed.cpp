@@ -19,10 +19,16 @@ void OrderedFeed::record(std::int64_t order, std::optional<bool> correct) {
 
 std::vector<bool> OrderedFeed::release() {
   std::vector<bool> out;
+  for (const Released& r : release_ordered()) out.push_back(r.correct);
+  return out;
+}
+
+std::vector<OrderedFeed::Released> OrderedFeed::release_ordered() {
+  std::vector<Released> out;
   while (next_ < static_cast<std::int64_t>(state_.size())) {
     const auto s = state_[static_cast<std::size_t>(next_)];
     if (s == -1) break;
-    if (s != 2) out.push_back(s == 1);
+    if (s != 2) out.push_back({next_, s == 1});
     ++next_;
   }
   return out;

@@ -18,6 +18,12 @@ class OrderedFeed {
   // The scored outcomes that became releasable since the last call, in permutation order: everything
   // up to the first position still missing.
   std::vector<bool> release();
+  // The same, each with its permutation position.
+  struct Released {
+    std::int64_t order;
+    bool correct;
+  };
+  std::vector<Released> release_ordered();
   std::int64_t released_positions() const { return next_; }
 
  private:

@@ -11,6 +11,32 @@
 
 namespace mxg::probe {
 
+void check_baseline_covers(const std::filesystem::path& baseline, const QuestionPlan& plan) {
+  const auto loaded = report::load_probe_jsonl(baseline);
+  std::map<std::int64_t, const report::ProbeQuestionRecord*> base;
+  for (const auto& r : loaded.records) {
+    if (r.error.empty()) base[r.index] = &r;
+  }
+  std::int64_t missing = 0, different = 0;
+  std::string first;
+  for (const auto& q : plan.questions) {
+    const auto it = base.find(q.index);
+    const bool absent = it == base.end();
+    if (!absent && it->second->prompt_hash == q.prompt_hash && it->second->label == q.label) continue;
+    (absent ? missing : different) += 1;
+    if (first.empty()) {
+      first = fmt::format("question {} (line {}) {}", q.index, q.line,
+                          absent ? "has no answer there" : "was asked with another prompt or label");
+    }
+  }
+  if (missing + different > 0) {
+    throw InputError(fmt::format("--baseline {}: the paired test needs the baseline to have answered all {} planned "
+                                 "questions with the same prompts; {} missing, {} different (first: {}). Run the "
+                                 "baseline with the same --data, --num-questions, --num-shots and --shots-from",
+                                 baseline.string(), plan.questions.size(), missing, different, first));
+  }
+}
+
 report::ProbePairedComparison compare_with_baseline(const std::filesystem::path& baseline,
                                                     const std::vector<report::ProbeQuestionRecord>& current,
                                                     double alpha) {

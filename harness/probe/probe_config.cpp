@@ -1,6 +1,8 @@
 // Option checks of a probe run (ranges and combinations named by their command-line spelling).
 #include "harness/probe/probe_config.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"
@@ -27,7 +29,9 @@ void validate(const ProbeConfig& c) {
   require(c.sampling.max_new_tokens >= 1, fmt::format("--max-new-tokens {}: must be >= 1", c.sampling.max_new_tokens));
   require(c.max_error_rate >= 0 && c.max_error_rate <= 1,
           fmt::format("--max-error-rate {}: must be in [0, 1]", c.max_error_rate));
-  require(c.paired_alpha > 0 && c.paired_alpha < 1, fmt::format("--paired-alpha {}: must be in (0, 1)", c.paired_alpha));
+  if (c.paired_alpha) {
+    require(*c.paired_alpha > 0 && *c.paired_alpha < 1, fmt::format("--paired-alpha {}: must be in (0, 1)", *c.paired_alpha));
+  }
   if (c.min_accuracy) {
     require(*c.min_accuracy >= 0 && *c.min_accuracy <= 1,
             fmt::format("--min-accuracy {}: must be in [0, 1]", *c.min_accuracy));
@@ -38,9 +42,34 @@ void validate(const ProbeConfig& c) {
           fmt::format("--top-logprobs {}: must be in [0, 20] (the OpenAI APIs return at most 20)", c.sampling.top_logprobs));
   require(c.sampling.top_logprobs == 0 || c.api != Api::Sglang,
           fmt::format("--top-logprobs {}: needs --api completions or chat", c.sampling.top_logprobs));
-  if (c.stop == StopRule::Sprt) validate(c.sprt);
+  require(c.stop != StopRule::Gate || !c.min_accuracy,
+          "--min-accuracy: the gate (--stop gate) derives its threshold from --p-good and --gate-alpha; use "
+          "--stop fixed --min-accuracy A for a plain threshold");
+  // Every decision option is checked whichever rule runs: a NaN or out-of-range value is never ignored.
+  SprtConfig sprt = c.sprt;
+  sprt.max_questions = 0;
+  sprt.fallback_threshold = c.min_accuracy.value_or(0.0);
+  validate(sprt);
+  GateConfig gate = c.gate;
+  gate.questions = std::max<std::int64_t>(1, gate.questions);
+  validate(gate);
   require(c.shots_from == ShotSource::Train || !c.train_data,
           "--train-data is only used with --shots-from train");
+}
+
+GateConfig effective_gate(const ProbeConfig& c, std::int64_t questions) {
+  GateConfig g = c.gate;
+  g.questions = questions;
+  if (c.baseline) {
+    g.alpha /= 2;
+    g.collapse_alpha = std::min(g.collapse_alpha, g.alpha);
+  }
+  return g;
+}
+
+double effective_paired_alpha(const ProbeConfig& c) {
+  if (c.paired_alpha) return *c.paired_alpha;
+  return c.stop == StopRule::Gate ? c.gate.alpha : 0.05;
 }
 
 }  // namespace mxg::probe

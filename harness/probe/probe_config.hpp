@@ -7,13 +7,14 @@
 #include <string>
 
 #include "harness/probe/extract.hpp"
+#include "harness/probe/gate.hpp"
 #include "harness/probe/http_pool.hpp"
 #include "harness/probe/server_api.hpp"
 #include "harness/probe/stats.hpp"
 
 namespace mxg::probe {
 
-enum class StopRule { Fixed, Sprt };
+enum class StopRule { Fixed, Sprt, Gate };
 enum class ShotSource { Test, Train };
 
 struct ProbeConfig {
@@ -37,9 +38,11 @@ struct ProbeConfig {
   // Decision.
   StopRule stop = StopRule::Fixed;
   SprtConfig sprt;                    // with StopRule::Sprt (max_questions = the planned questions)
+  GateConfig gate;                    // with StopRule::Gate (questions = the planned questions)
   std::optional<double> min_accuracy;
   std::optional<std::filesystem::path> baseline;  // probe.jsonl of a reference run: paired comparison
-  double paired_alpha = 0.05;
+  // Two-sided level of the paired test; unset: the gate's budget (see effective_paired_alpha), else 0.05.
+  std::optional<double> paired_alpha;
   std::optional<std::filesystem::path> agree_with;  // probe.jsonl of a reference run: greedy-answer agreement
   double min_agreement = 1.0;         // required share of agreeing questions (agreement.hpp)
   double max_error_rate = 0.05;       // errors / planned above this: stop, infrastructure failure
@@ -49,7 +52,16 @@ struct ProbeConfig {
   double progress_interval_s = 5;
 };
 
-// Checks option ranges and combinations; bad -> mxg::InputError naming the option.
+// Checks option ranges, finiteness and combinations; bad -> mxg::InputError naming the option.
 void validate(const ProbeConfig& c);
+
+// With the gate and a baseline the false-failure budget --gate-alpha is split: half to the accuracy
+// gate, and the paired test runs at two-sided level --gate-alpha, which fails an unchanged server (only
+// losses fail it) with probability at most --gate-alpha / 2. Without a baseline the gate gets it all.
+GateConfig effective_gate(const ProbeConfig& c, std::int64_t questions);
+double effective_paired_alpha(const ProbeConfig& c);
+
+// The gate's default question count when --num-questions is not given: 400 (STATISTICS.md).
+inline constexpr std::int64_t kGateDefaultQuestions = 400;
 
 }  // namespace mxg::probe

@@ -12,6 +12,7 @@
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
 #include "reports/html/html_report.hpp"
+#include "reports/jsonl.hpp"
 #include "reports/markdown.hpp"
 #include "reports/probe_report.hpp"
 
@@ -21,6 +22,23 @@ ProbeLog::ProbeLog(std::filesystem::path path, bool truncate) : path_(std::move(
   const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
   fd_ = ::open(path_.c_str(), flags, 0644);
   if (fd_ < 0) throw InputError(fmt::format("{}: cannot open for writing: {}", path_.string(), std::strerror(errno)));
+  if (!truncate) {
+    // --resume after a crash mid-line: cut the fragment off (or terminate a whole record) so the next
+    // record starts on its own line instead of being glued onto it.
+    try {
+      repair_note_ = report::repair_log_tail(fd_, path_, [](std::string_view line) {
+        try {
+          (void)report::parse_probe_line(line);
+          return true;
+        } catch (const InputError&) {
+          return false;
+        }
+      });
+    } catch (...) {
+      ::close(fd_);
+      throw;
+    }
+  }
   last_sync_ = std::chrono::steady_clock::now();
 }
 

@@ -22,9 +22,12 @@ class ProbeLog {
   ProbeLog& operator=(const ProbeLog&) = delete;
   void append(const report::ProbeQuestionRecord& q);  // write failure -> mxg::InfraError
   void sync();
+  // What opening repaired on --resume ("" when the file was clean), for the caller to log.
+  const std::string& repair_note() const { return repair_note_; }
 
  private:
   std::filesystem::path path_;
+  std::string repair_note_;
   int fd_ = -1;
   std::chrono::steady_clock::time_point last_sync_;
 };

@@ -31,13 +31,17 @@ nlohmann::json run_config_json(const ProbeConfig& c) {
                    {"skip_special_tokens", p.skip_special_tokens},
                    {"ignore_eos", p.ignore_eos},
                    {"top_logprobs", p.top_logprobs}};
-  j["stop"] = c.stop == StopRule::Sprt ? "sprt" : "fixed";
+  j["stop"] = c.stop == StopRule::Sprt ? "sprt" : c.stop == StopRule::Gate ? "gate" : "fixed";
   if (c.stop == StopRule::Sprt) {
     j["sprt"] = {{"p_good", c.sprt.p_good}, {"p_bad", c.sprt.p_bad}, {"alpha", c.sprt.alpha}, {"beta", c.sprt.beta}};
   }
+  if (c.stop == StopRule::Gate) {
+    j["gate"] = {{"p_good", c.gate.p_good}, {"p_bad", c.gate.p_collapse}, {"gate_alpha", c.gate.alpha},
+                 {"collapse_alpha", c.gate.collapse_alpha}};
+  }
   j["min_accuracy"] = c.min_accuracy ? nlohmann::json(*c.min_accuracy) : nlohmann::json(nullptr);
   j["baseline"] = c.baseline ? nlohmann::json(c.baseline->string()) : nlohmann::json(nullptr);
-  j["paired_alpha"] = c.paired_alpha;
+  j["paired_alpha"] = effective_paired_alpha(c);
   j["agree_with"] = c.agree_with ? nlohmann::json(c.agree_with->string()) : nlohmann::json(nullptr);
   j["min_agreement"] = c.min_agreement;
   j["max_error_rate"] = c.max_error_rate;

@@ -24,6 +24,7 @@ if(HTTPLIB_FOUND)
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/agreement_test.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_runner_test.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_fuzz_test.cpp
+            ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_gate_runner_test.cpp
     LIBS mxg_probe mxg_standin pugixml::pugixml fmt::fmt)
 endif()
 

@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "harness/probe/agreement.hpp"
+#include "harness/probe/gate.hpp"
 #include "harness/probe/ordered_feed.hpp"
 #include "harness/probe/paired_baseline.hpp"
 #include "harness/probe/probe_outputs.hpp"
@@ -18,6 +20,7 @@
 #include "kernels/common/errors.hpp"
 #include "kernels/common/utc_time.hpp"
 #include "reports/probe_report.hpp"
+#include "reports/out_lock.hpp"
 
 namespace mxg::probe {
 
@@ -172,6 +175,44 @@ double fallback_threshold(const ProbeConfig& c) {
   return c.min_accuracy.value_or((c.sprt.p_good + c.sprt.p_bad) / 2);
 }
 
+report::ProbeGateState gate_state_record(const Gate& g) {
+  report::ProbeGateState st;
+  st.decision = g.decision() == GateDecision::Pass ? "pass" : g.decision() == GateDecision::Fail ? "fail" : "continue";
+  st.stop = std::string(gate_stop_name(g.stop()));
+  st.questions = g.plan().config.questions;
+  st.min_correct = g.plan().min_correct;
+  st.observations = g.observations();
+  st.correct = g.correct();
+  st.llr = g.llr();
+  st.collapse_boundary = g.plan().upper;
+  st.false_failure = g.plan().false_failure;
+  st.p_good = g.plan().config.p_good;
+  st.p_collapse = g.plan().config.p_collapse;
+  return st;
+}
+
+// One sentence with the numbers the gate decided on; a failure's numbers always show why.
+std::string gate_reason(const Gate& g) {
+  const GatePlan& p = g.plan();
+  const auto n = g.observations(), k = g.correct(), total = p.config.questions;
+  switch (g.stop()) {
+    case GateStop::Collapse:
+      return fmt::format("gate, collapse stage: {} right of the first {} questions, LLR {:.3f} >= {:.3f} (nearer {} "
+                         "than {})",
+                         k, n, g.llr(), p.upper, p.config.p_collapse, p.config.p_good);
+    case GateStop::Curtailed:
+      return fmt::format("gate: {} wrong of {} asked, so at most {} of {} can be right; it needs {} (accuracy {:.4f})",
+                         n - k, n, k + (total - n), total, p.min_correct,
+                         static_cast<double>(p.min_correct) / static_cast<double>(total));
+    case GateStop::Final:
+      return fmt::format("gate: {} of {} right, at least {} needed (accuracy {:.4f} >= {:.4f}); no collapse", k, total,
+                         p.min_correct, static_cast<double>(k) / static_cast<double>(total),
+                         static_cast<double>(p.min_correct) / static_cast<double>(total));
+    case GateStop::None: break;
+  }
+  return fmt::format("gate undecided after {} of {} questions", n, total);
+}
+
 }  // namespace
 
 ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
@@ -183,7 +224,9 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
 
   const QuestionPlan plan = make_question_plan(c);
   const auto n = static_cast<std::int64_t>(plan.questions.size());
-  if (c.baseline) report::load_probe_jsonl(*c.baseline);  // an unreadable baseline is an input error: say it now
+  // An unreadable baseline, or one that did not answer every planned question with the same prompt, is
+  // an input error: say it now, before any request.
+  if (c.baseline) check_baseline_covers(*c.baseline, plan);
   if (c.agree_with) {
     try {
       report::load_probe_jsonl(*c.agree_with);
@@ -191,9 +234,8 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
       throw InputError(fmt::format("--agree-with: {}", e.what()));
     }
   }
-  std::error_code ec;
-  std::filesystem::create_directories(c.out_dir, ec);
-  if (ec) throw InputError(fmt::format("--out {}: cannot create the folder: {}", c.out_dir.string(), ec.message()));
+  // Exclusive for this run: two probes on one --out duplicated each other's questions.
+  const report::OutDirLock out_lock(c.out_dir, "--out");
 
   ProbeRun run;
   report::ProbeSummary& s = run.summary;
@@ -201,8 +243,8 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   s.started_at = utc_now_iso8601();
   s.config = run_config_json(c);
   s.planned = n;
-  s.stop_rule = c.stop == StopRule::Sprt ? "sprt" : "fixed";
-  s.min_accuracy = c.min_accuracy;
+  s.stop_rule = c.stop == StopRule::Sprt ? "sprt" : c.stop == StopRule::Gate ? "gate" : "fixed";
+  if (c.stop == StopRule::Fixed) s.min_accuracy = c.min_accuracy;  // the others say when they applied one
 
   // Questions answered by an earlier, interrupted run of the same configuration are kept.
   std::vector<std::optional<ProbeQuestionRecord>> done(static_cast<std::size_t>(n));
@@ -223,39 +265,58 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
     log(fmt::format("probe: --resume: {} answered questions reused from {}", reused, log_path.string()));
   }
   ProbeLog probe_log(log_path, !c.resume);
+  if (!probe_log.repair_note().empty()) log(fmt::format("probe: {}", probe_log.repair_note()));
 
+  // When a sequential rule stops the run, the summary counts exactly the answers it read (positions up
+  // to `counted_through`), so the accuracy printed beside the verdict is the one it decided on; answers
+  // that arrived later stay in probe.jsonl only. Re-asked failures count as errors, never as answers.
+  std::optional<std::int64_t> counted_through;
+  std::int64_t requeued_errors = 0;
   const auto finish = [&](ProbeVerdict v, std::string reason) -> ProbeRun& {
     for (const auto& d : done) {
-      if (d) run.questions.push_back(*d);
+      if (d && (!counted_through || d->order <= *counted_through)) run.questions.push_back(*d);
     }
     tally(s, run.questions);
+    s.errors += requeued_errors;
     s.verdict = v;
     if (!reason.empty()) s.reasons.push_back(std::move(reason));
     s.exit_code = exit_code_of(v);
+    // The verdict can never contradict the threshold printed beside it.
+    if (v == ProbeVerdict::Pass && s.min_accuracy && s.accuracy < *s.min_accuracy) {
+      throw std::logic_error(fmt::format("probe: PASS with accuracy {} below the applied threshold {}", s.accuracy,
+                                         *s.min_accuracy));
+    }
     s.finished_at = utc_now_iso8601();
     probe_log.sync();
     write_probe_reports(c.out_dir, s, run.questions, std::getenv("GITHUB_STEP_SUMMARY"));
     return run;
   };
 
-  // Readiness, identity, warm-up: failures here are the environment's, before any question.
+  // Readiness, identity, warm-up: failures here are the environment's, before any question. A signal
+  // here aborts the transfer in flight (http.cancel) and ends the run as interrupted (exit 130).
+  HttpPoolOptions setup_http = c.http;
+  setup_http.cancel = hooks.interrupted;
   try {
     if (c.wait_ready_s > 0) {
       log(fmt::format("probe: waiting up to {:.0f} s for {} to become ready", c.wait_ready_s, c.http.base_url));
       try {
-        wait_ready(c.http, c.wait_ready_s, 1.0, log);
+        wait_ready(setup_http, c.wait_ready_s, 1.0, log);
       } catch (const InfraError&) {
-        run.server_not_ready = true;
+        run.server_not_ready = !interrupted();
         throw;
       }
     }
-    const ServerIdentity id = discover_server(c.http, c.api, c.model, c.api_key_env);
+    const ServerIdentity id = discover_server(setup_http, c.api, c.model, c.api_key_env);
     s.server = {{"model", id.model}, {"base_url", c.http.base_url}, {"api", std::string(api_name(c.api))}};
     if (id.model_info) s.server["model_info"] = *id.model_info;
     if (id.models) s.server["models"] = *id.models;
     log(fmt::format("probe: server {} serves '{}' ({} API)", c.http.base_url, id.model, api_name(c.api)));
     if (c.warmup) warm_up(c, id.model, plan.shot_prefix);
   } catch (const InfraError& e) {
+    if (interrupted()) {
+      s.stop_reason = "interrupted";
+      return finish(ProbeVerdict::Interrupted, "interrupted before the first question");
+    }
     s.stop_reason = "no question asked: the server is not usable";
     return finish(ProbeVerdict::Infra, e.what());
   }
@@ -265,6 +326,21 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   sprt_config.fallback_threshold = fallback_threshold(c);
   std::optional<Sprt> sprt;
   if (c.stop == StopRule::Sprt) sprt.emplace(sprt_config);
+  std::optional<Gate> gate;
+  if (c.stop == StopRule::Gate) gate.emplace(plan_gate(effective_gate(c, n)));
+  // The gate and the paired comparison need every planned question answered: a failed question is
+  // asked again (never scored) until answered or the error budget runs out.
+  const bool complete_all = gate.has_value() || c.baseline.has_value();
+  const auto rule_decided = [&] {
+    return (sprt && sprt->decision() != SprtDecision::Continue) || (gate && gate->decision() != GateDecision::Continue);
+  };
+  // A decided rule ends the run early, except that with a baseline only a failure does: the paired
+  // test needs all the questions.
+  const auto rule_stops_run = [&] {
+    if (sprt && sprt->decision() != SprtDecision::Continue) return !c.baseline || sprt->decision() == SprtDecision::Broken;
+    if (gate && gate->decision() != GateDecision::Continue) return !c.baseline || gate->decision() == GateDecision::Fail;
+    return false;
+  };
   OrderedFeed feed(n);
   for (const auto& d : done) {
     if (d) feed.record(d->order, d->correct);
@@ -276,6 +352,8 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   HttpPool pool = make_generation_pool(c);
 
   std::int64_t next_order = 0, errors = 0, answered_now = 0;
+  std::vector<std::int64_t> ask_again;  // indices of failed questions to re-ask (complete_all)
+  std::optional<std::int64_t> decided_at;  // the permutation position of the answer that decided the rule
   const auto lookahead = static_cast<std::int64_t>(2 * c.http.max_in_flight);
   const auto max_errors = static_cast<std::int64_t>(std::floor(c.max_error_rate * static_cast<double>(n)));
   std::optional<ProbeVerdict> early;  // set when the run stops before every question finished
@@ -283,12 +361,16 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   const auto t0 = Clock::now();
   auto last_progress = t0;
   while (true) {
-    // Feed the sequential test in permutation order and see whether it has decided.
-    for (const bool correct : feed.release()) {
-      if (sprt && sprt->decision() == SprtDecision::Continue) sprt->add(correct);
+    // Feed the sequential rule in permutation order and see whether it has decided.
+    for (const auto& r : feed.release_ordered()) {
+      if (rule_decided()) break;
+      if (sprt) sprt->add(r.correct);
+      if (gate) gate->add(r.correct);
+      if (rule_decided()) decided_at = r.order;
     }
-    if (sprt && sprt->decision() != SprtDecision::Continue) {
-      s.stop_reason = sprt_stop_reason(*sprt, sprt_config.fallback_threshold);
+    if (rule_stops_run()) {
+      counted_through = decided_at;
+      s.stop_reason = sprt ? sprt_stop_reason(*sprt, sprt_config.fallback_threshold) : gate_reason(*gate);
       break;
     }
     if (errors > max_errors) {
@@ -308,10 +390,16 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
       s.stop_reason = fmt::format("all {} questions finished", n);
       break;
     }
-    // With a sequential test, requests run at most `lookahead` positions past the first unfinished one:
+    // With the SPRT alone, requests run at most `lookahead` positions past the first unfinished one:
     // answers are fed in permutation order, so anything further out cannot speed up the verdict and is
     // wasted work when the test stops. Twice the parallelism keeps the pipe full past one slow answer.
-    const std::int64_t horizon = sprt ? feed.released_positions() + lookahead : n;
+    // The gate and a paired run ask every question unless they fail, so they do not hold back.
+    const std::int64_t horizon = sprt && !c.baseline ? feed.released_positions() + lookahead : n;
+    while (pool.pending() < c.http.max_in_flight && !ask_again.empty()) {
+      const auto& q = plan.questions[static_cast<std::size_t>(ask_again.back())];
+      ask_again.pop_back();
+      pool.submit({static_cast<std::uint64_t>(q.index), "POST", path, generation_body(api, model, q.prompt, c.sampling)});
+    }
     while (pool.pending() < c.http.max_in_flight && next_order < std::min(n, horizon)) {
       const auto idx = plan.by_order[static_cast<std::size_t>(next_order++)];
       if (done[static_cast<std::size_t>(idx)]) continue;
@@ -326,6 +414,11 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
         ++errors;
         if (errors <= 3) log(fmt::format("probe: question {} (line {}): {}", q.index, q.line, r.error));
         s.stop_reason = r.error;  // the latest error, quoted if the error budget runs out
+        if (complete_all) {
+          ask_again.push_back(q.index);
+          ++requeued_errors;
+          continue;
+        }
       } else {
         ++answered_now;
       }
@@ -341,6 +434,7 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
         line += fmt::format(", SPRT LLR {:.3f} in ({:.3f}, {:.3f}) after {}", sprt->llr(), sprt->lower(),
                             sprt->upper(), sprt->observations());
       }
+      if (gate) line += fmt::format(", gate {} of {} right so far", gate->correct(), gate->observations());
       log(line);
     }
   }
@@ -348,20 +442,17 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
   pool.cancel_all();
   if (early) {
     if (sprt) s.sprt = sprt_state(*sprt);
+    if (gate) s.gate = gate_state_record(*gate);
     return finish(*early, early_reason);
   }
 
   // The verdict. Every rule that applies must pass; each failing rule adds its reason.
   std::vector<std::string> failed;
-  std::int64_t answered = 0, correct = 0;
+  std::int64_t answered = 0;
   for (const auto& d : done) {
-    if (d && d->error.empty()) {
-      ++answered;
-      correct += d->correct ? 1 : 0;
-    }
+    if (d && d->error.empty() && (!counted_through || d->order <= *counted_through)) ++answered;
   }
   if (answered == 0) return finish(ProbeVerdict::Infra, "no question was answered");
-  const double accuracy = static_cast<double>(correct) / static_cast<double>(answered);
   if (sprt) {
     if (sprt->decision() == SprtDecision::Continue) {
       // Questions ran out (errors are not observations) before a boundary or the truncation point.
@@ -369,22 +460,43 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
       s.stop_reason = sprt_stop_reason(*sprt, sprt_config.fallback_threshold);
     }
     s.sprt = sprt_state(*sprt);
+    if (sprt->stop() == SprtStop::Truncated) s.min_accuracy = sprt_config.fallback_threshold;
     if (sprt->decision() == SprtDecision::Broken) {
       failed.push_back(fmt::format("the sequential test says broken: accuracy is nearer {} than {} ({})", c.sprt.p_bad,
-                                   c.sprt.p_good, s.stop_reason));
+                                   c.sprt.p_good, sprt_stop_reason(*sprt, sprt_config.fallback_threshold)));
     }
-  } else if (c.min_accuracy && accuracy < *c.min_accuracy) {
-    failed.push_back(fmt::format("accuracy {:.3f} is below --min-accuracy {:.3f}", accuracy, *c.min_accuracy));
+  } else if (gate) {
+    if (gate->decision() == GateDecision::Continue) {
+      return finish(ProbeVerdict::Infra, fmt::format("the gate read {} of {} questions and is undecided",
+                                                     gate->observations(), n));
+    }
+    s.gate = gate_state_record(*gate);
+    s.min_accuracy = static_cast<double>(gate->plan().min_correct) / static_cast<double>(n);
+    s.stop_reason = gate_reason(*gate);
+    if (gate->decision() == GateDecision::Fail) failed.push_back(s.stop_reason);
+  } else if (c.min_accuracy) {
+    std::int64_t correct = 0;
+    for (const auto& d : done) correct += d && d->error.empty() && d->correct ? 1 : 0;
+    const double accuracy = static_cast<double>(correct) / static_cast<double>(answered);
+    if (accuracy < *c.min_accuracy) {
+      failed.push_back(fmt::format("accuracy {:.3f} ({} of {}) is below --min-accuracy {:.3f}", accuracy, correct,
+                                   answered, *c.min_accuracy));
+    }
   }
-  if (c.baseline) {
+  if (c.baseline && counted_through) {
+    failed.push_back("paired comparison not made: the run stopped early on a failure, before every question was asked");
+  } else if (c.baseline) {
     std::vector<ProbeQuestionRecord> current;
     for (const auto& d : done) {
       if (d) current.push_back(*d);
     }
-    s.paired = compare_with_baseline(*c.baseline, current, c.paired_alpha);
+    const double paired_alpha = effective_paired_alpha(c);
+    s.paired = compare_with_baseline(*c.baseline, current, paired_alpha);
     if (s.paired->regression) {
-      failed.push_back(fmt::format("worse than the baseline on the same questions: {} lost, {} gained, McNemar p = {:.4g}",
-                                   s.paired->baseline_only, s.paired->candidate_only, s.paired->p_value));
+      failed.push_back(fmt::format("worse than the baseline on the same {} questions: {} lost, {} gained, McNemar p = "
+                                   "{:.4g} < {}",
+                                   s.paired->paired, s.paired->baseline_only, s.paired->candidate_only,
+                                   s.paired->p_value, paired_alpha));
     }
   }
   if (c.agree_with) {

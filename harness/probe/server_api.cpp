@@ -10,7 +10,9 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/seconds.hpp"
 
 namespace mxg::probe {
 namespace {
@@ -59,10 +61,12 @@ void add_openai_sampling(json& j, const SamplingParams& p) {
 }
 
 std::optional<json> parse_json(std::string_view body, std::string& error) {
+  // Bounded: a reply of 100,000 nested arrays is a malformed reply, not a stack overflow. Servers may
+  // repeat a key; the reply is read as the last one wins, like their own clients do.
   try {
-    return json::parse(body);
-  } catch (const json::parse_error& e) {
-    error = fmt::format("malformed JSON at byte {}", e.byte);
+    return json_read::parse(body, "reply", json_read::Limits{.max_bytes = body.size(), .allow_duplicate_keys = true});
+  } catch (const InputError& e) {
+    error = fmt::format("malformed JSON ({})", json_read::clip(e.what(), 160));
     return std::nullopt;
   }
 }
@@ -362,7 +366,7 @@ std::string server_error_message(std::string_view body) {
       return m->get<std::string>();
     if (const auto d = j->find("detail"); d != j->end()) {
       // FastAPI puts a string here, or a list of validation problems.
-      return d->is_string() ? d->get<std::string>() : snippet(dump(*d));
+      return d->is_string() ? d->get<std::string>() : json_read::show(*d, kSnippetBytes);
     }
   }
   return snippet(body);
@@ -386,7 +390,7 @@ ServerIdentity discover_server(const HttpPoolOptions& options, Api a, const std:
     const auto mp = info.is_object() ? info.find("model_path") : info.end();
     if (!info.is_object() || mp == info.end() || !mp->is_string() || mp->get<std::string>().empty())
       throw InfraError(fmt::format("GET {}/get_model_info: no 'model_path' in the answer: {}", options.base_url,
-                                   snippet(dump(info))));
+                                   json_read::show(info, kSnippetBytes)));
     id.model = model_override.value_or(mp->get<std::string>());
     id.model_info = std::move(info);
     id.models = get_json_if_served(options, "/v1/models");
@@ -395,7 +399,7 @@ ServerIdentity discover_server(const HttpPoolOptions& options, Api a, const std:
     const std::string first = first_model_id(models);
     if (first.empty() && !model_override)
       throw InfraError(fmt::format("GET {}/v1/models: no model id in 'data[].id': {}", options.base_url,
-                                   snippet(dump(models))));
+                                   json_read::show(models, kSnippetBytes)));
     id.model = model_override.value_or(first);
     id.models = std::move(models);
     id.model_info = get_json_if_served(options, "/get_model_info");
@@ -408,7 +412,7 @@ void wait_ready(const HttpPoolOptions& options, double seconds, double poll_inte
   using Clock = std::chrono::steady_clock;
   static constexpr const char* kEndpoints[] = {"/health_generate", "/health", "/v1/models"};
   const Clock::time_point deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(0.0, seconds)));
+      Clock::now() + seconds_to_duration(seconds);
   // Endpoints that answered 404 are not served and are skipped from then on. Any other answer is not
   // a choice of endpoint: llama.cpp's server answers 503 on every path, unknown ones included, while
   // it loads the model, and 404 on /health_generate once it is ready.
@@ -425,16 +429,24 @@ void wait_ready(const HttpPoolOptions& options, double seconds, double poll_inte
         continue;
       }
       if (a.curl_code == 0 && a.status == 200) return;
+      // A URL curl cannot use (1 unsupported protocol, 3 malformed) never becomes ready: that is the
+      // user's --base-url, not a server still loading (which a bisect would skip the commit for).
+      if (a.curl_code == 1 || a.curl_code == 3)
+        throw InputError(fmt::format("--base-url {}: {}", options.base_url, describe_attempt(a)));
       last = fmt::format("GET {}: {}", kEndpoints[i], describe_attempt(a));
       break;  // unreachable or not ready: the other endpoints would say the same
     }
     const Clock::time_point now = Clock::now();
+    if (options.cancel && options.cancel->load())
+      throw InfraError(fmt::format("interrupted while waiting for {} to become ready", options.base_url));
     if (seconds <= 0 || now >= deadline)
       throw InfraError(fmt::format("server {} not ready after {:.1f} s: {}", options.base_url, std::max(0.0, seconds), last));
     if (progress) progress(fmt::format("waiting for {}: {}", options.base_url, last));
-    const auto nap = std::min(deadline - now, std::chrono::duration_cast<Clock::duration>(
-                                                   std::chrono::duration<double>(std::max(0.001, poll_interval_s))));
-    std::this_thread::sleep_for(nap);
+    // Nap in short steps so that SIGINT/SIGTERM (options.cancel) ends the wait at once.
+    const Clock::time_point wake = now + std::min(deadline - now, seconds_to_duration(std::max(0.001, poll_interval_s)));
+    while (Clock::now() < wake && !(options.cancel && options.cancel->load())) {
+      std::this_thread::sleep_for(std::min<Clock::duration>(wake - Clock::now(), std::chrono::milliseconds(50)));
+    }
   }
 }
 

@@ -11,7 +11,7 @@ add_library(mxg_standin STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/standin_server.cpp)  # routing, faults applied, lifecycle
 target_include_directories(mxg_standin PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(mxg_standin
-  PUBLIC mxg_flags mxg_probe_data
+  PUBLIC mxg_flags mxg_common mxg_probe_data
   PRIVATE PkgConfig::HTTPLIB nlohmann_json::nlohmann_json fmt::fmt)
 
 mxg_add_test(NAME standin_test
@@ -21,3 +21,4 @@ mxg_add_test(NAME standin_test
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_endpoints.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_faults.cpp
   LIBS mxg_standin PkgConfig::HTTPLIB nlohmann_json::nlohmann_json fmt::fmt)
+mxg_add_test(NAME standin_fuzz_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_request_fuzz.cpp LIBS mxg_standin)

@@ -17,6 +17,8 @@
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/interrupt_flag.hpp"
+#include "kernels/common/seconds.hpp"
 
 extern char** environ;
 
@@ -69,6 +71,7 @@ void check(int rc, const char* what) {
 }  // namespace
 
 std::string CommandResult::status() const {
+  if (interrupted) return fmt::format("interrupted after {:.3g} s (process group killed)", seconds);
   if (timed_out) return fmt::format("timed out after {:.3g} s (process group killed)", seconds);
   if (exited) return fmt::format("exit status {}", exit_code);
   return fmt::format("killed by signal {} ({})", term_signal, ::strsignal(term_signal));
@@ -127,7 +130,7 @@ CommandResult run_shell(const std::string& command, const std::filesystem::path&
   err_write.reset();
 
   CommandResult result;
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_seconds));
+  const auto deadline = start + seconds_to_duration(timeout_seconds);
   int wait_status = 0;
   bool reaped = false;
   // Read both pipes until the child exits and the pipes close. A grandchild that keeps a pipe
@@ -142,8 +145,11 @@ CommandResult run_shell(const std::string& command, const std::filesystem::path&
       }
     }
     const auto now = Clock::now();
-    if (!reaped && now >= deadline) {
-      result.timed_out = true;
+    // Ctrl-C must not wait for the command to finish or time out (H8): kill it like a timeout.
+    const bool stop = g_interrupt_requested.load();
+    if (!reaped && (now >= deadline || stop)) {
+      result.timed_out = !stop;
+      result.interrupted = stop;
       ::kill(-pid, SIGTERM);
       const auto grace = now + std::chrono::seconds(2);
       while (::waitpid(pid, &wait_status, WNOHANG) == 0 && Clock::now() < grace) ::usleep(20'000);
@@ -166,7 +172,7 @@ CommandResult run_shell(const std::string& command, const std::filesystem::path&
   drain_available(err_read, result.stderr_tail);
 
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (!result.timed_out) {
+  if (!result.timed_out && !result.interrupted) {
     result.exited = WIFEXITED(wait_status);
     result.exit_code = result.exited ? WEXITSTATUS(wait_status) : -1;
     result.term_signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;

@@ -10,6 +10,7 @@ namespace mxg::proc {
 
 struct CommandResult {
   bool timed_out = false;
+  bool interrupted = false;  // SIGINT/SIGTERM arrived while it ran: killed like a timeout
   bool exited = false;    // exited normally; exit_code is meaningful
   int exit_code = -1;
   int term_signal = 0;    // signal that ended it, when !exited
@@ -17,7 +18,7 @@ struct CommandResult {
   std::string stderr_tail;
   double seconds = 0;
 
-  bool ok() const { return exited && exit_code == 0 && !timed_out; }
+  bool ok() const { return exited && exit_code == 0 && !timed_out && !interrupted; }
   // "exit status 1", "killed by signal 9 (Killed)", "timed out after 5 s (process group killed)".
   std::string status() const;
 };

@@ -15,6 +15,7 @@
 #include "kernels/backend/worker_process.hpp"
 #include "kernels/backend/worker_protocol.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/seconds.hpp"
 
 namespace mxg {
 namespace {
@@ -139,7 +140,7 @@ class WorkerBackend final : public FusedMoeBackend {
 
  private:
   Clock::duration timeout_duration() const {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s_.timeout_seconds));
+    return seconds_to_duration(s_.timeout_seconds);
   }
   std::string describe() const {
     return s_.device ? fmt::format("'{}' (device {})", s_.command, *s_.device) : fmt::format("'{}'", s_.command);

@@ -21,6 +21,7 @@
 
 #include "kernels/backend/subprocess.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/interrupt_flag.hpp"
 
 extern char** environ;
 
@@ -188,10 +189,11 @@ LineResult WorkerProcess::read_line(const LineLimits& limits) {
       if (rss > limits.rss_limit_bytes) return {LineStatus::MemoryLimit, {}, rss};
       next_rss_check = now + kRssPollInterval;
     }
-    if (now >= limits.deadline) return {LineStatus::Timeout, {}, 0};
+    // SIGINT/SIGTERM: stop waiting at once (the combination is re-run on --resume).
+    if (now >= limits.deadline || g_interrupt_requested.load()) return {LineStatus::Timeout, {}, 0};
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(limits.deadline - now) + std::chrono::milliseconds(1);
     if (limits.rss_limit_bytes > 0) wait = std::min(wait, std::chrono::milliseconds(kRssPollInterval));
-    wait = std::min(wait, std::chrono::milliseconds(1000));
+    wait = std::min(wait, std::chrono::milliseconds(100));
 
     std::array<pollfd, 2> fds{{{stdout_fd_, POLLIN, 0}, {stderr_fd_, POLLIN, 0}}};
     const int ready = ::poll(fds.data(), stderr_fd_ >= 0 ? 2 : 1, static_cast<int>(wait.count()));

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::worker {
@@ -34,12 +35,7 @@ json parse_message(std::string_view line, std::string_view type) {
   }
   json j;
   try {
-    j = json::parse(line.begin(), line.end(), [](int depth, json::parse_event_t, json&) {
-      if (depth > kMaxDepth) throw InputError(fmt::format("nested deeper than {} levels", kMaxDepth));
-      return true;
-    });
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: not a JSON line ({}): '{}'", type, e.what(), cut(line)));
+    j = json_read::parse(line, "not a JSON line", json_read::Limits{.max_bytes = kMaxLineBytes, .max_depth = kMaxDepth});
   } catch (const InputError& e) {
     throw InputError(fmt::format("{}: {}: '{}'", type, e.what(), cut(line)));
   }

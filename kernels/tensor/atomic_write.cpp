@@ -11,11 +11,13 @@
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 
 namespace mxg {
 
 AtomicFileWriter::AtomicFileWriter(const std::filesystem::path& dest)
     : dest_(dest), tmp_(dest.string() + fmt::format(".tmp-{}", ::getpid())) {
+  check_replaceable_output(dest_, dest_.string());
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail(errno, "cannot create temporary file");
 }

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "kernels/tensor/mapped_file.hpp"
 
@@ -37,11 +38,7 @@ constexpr const char* kMetadataKey = "__metadata__";
 }
 
 // A JSON value for an error message: compact, and cut short so one line stays one line.
-std::string show(const json& value) {
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > kMaxValueChars) text = text.substr(0, kMaxValueChars) + "...";
-  return text;
-}
+std::string show(const json& value) { return json_read::show(value, kMaxValueChars); }
 
 std::uint64_t read_u64_le(const std::byte* p) {
   std::uint64_t v = 0;
@@ -49,26 +46,13 @@ std::uint64_t read_u64_le(const std::byte* p) {
   return v;
 }
 
-// Parses the header text, refusing duplicate top-level keys (JSON parsers silently keep the
-// last one, which would make two readers of the same file disagree).
+// Parses the header text through the bounded reader: duplicate keys refused (JSON parsers silently
+// keep the last one, which would make two readers of the same file disagree), nesting bounded,
+// linear in the number of tensors.
 json parse_header(const std::filesystem::path& path, std::string_view text) {
-  std::set<std::string, std::less<>> keys;
-  std::optional<std::string> duplicate;
-  auto on_event = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1 && parsed.is_string()) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      if (!keys.insert(key).second && !duplicate) duplicate = key;
-    }
-    return true;
-  };
-  json header;
-  try {
-    header = json::parse(text.begin(), text.end(), on_event);
-  } catch (const json::exception& e) {
-    fail(path, fmt::format("header is not valid JSON: {}", e.what()));
-  }
+  json header = json_read::parse(text, fmt::format("{}: header", path.string()),
+                                 json_read::Limits{.max_bytes = kMaxHeaderBytes, .max_depth = 16});
   if (!header.is_object()) fail(path, fmt::format("header is not a JSON object, {}", show(header)));
-  if (duplicate) fail(path, fmt::format("header names '{}' twice", *duplicate));
   return header;
 }
 

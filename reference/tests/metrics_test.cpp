@@ -140,6 +140,46 @@ TEST(Attribution, NonFiniteRanksFirstAndLastTileIsPartial) {
   EXPECT_DOUBLE_EQ(a.experts[1].share, 1.0);
 }
 
+TEST(CompareValues, HugeAndTinyValuesNeitherOverflowNorUnderflow) {
+  // Reproduces the F64 findings: squares of 1e200 overflowed (max_rel 0, cosine null) and squares of
+  // 1e-200 underflowed (100 % error read as nmse 0, cosine 1). Expectations by hand:
+  // y = +1e200, r = -1e200: (y-r)^2 / r^2 = 4, RMS(r) = 1e200, max_rel = 2e200 / 1e200 = 2, cosine -1.
+  const ErrorStats big = compare_values(std::vector<double>{1e200}, std::vector<double>{-1e200});
+  EXPECT_DOUBLE_EQ(big.nmse, 4.0);
+  EXPECT_DOUBLE_EQ(big.max_rel, 2.0);
+  EXPECT_DOUBLE_EQ(big.cosine, -1.0);
+  EXPECT_DOUBLE_EQ(big.max_abs, 2e200);
+  // y = 1e-200, r = 2e-200: (1e-200)^2 / (2e-200)^2 = 0.25, max_rel = 1e-200 / 2e-200 = 0.5, cosine 1.
+  const ErrorStats tiny = compare_values(std::vector<double>{1e-200}, std::vector<double>{2e-200});
+  EXPECT_DOUBLE_EQ(tiny.nmse, 0.25);
+  EXPECT_DOUBLE_EQ(tiny.max_rel, 0.5);
+  EXPECT_DOUBLE_EQ(tiny.cosine, 1.0);
+  // Identical 1e200 tensors: a perfect match, cosine exactly 1, nmse 0.
+  const ErrorStats same = compare_values(std::vector<double>{1e200, -3e200}, std::vector<double>{1e200, -3e200});
+  EXPECT_EQ(same.nmse, 0.0);
+  EXPECT_EQ(same.cosine, 1.0);
+  // Extremes of the range: the difference itself exceeds DBL_MAX; the ratios stay finite.
+  const double m = std::numeric_limits<double>::max();
+  const ErrorStats edge = compare_values(std::vector<double>{m}, std::vector<double>{-m});
+  EXPECT_DOUBLE_EQ(edge.nmse, 4.0);
+  EXPECT_DOUBLE_EQ(edge.max_rel, 2.0);
+}
+
+TEST(Attribution, LargestInt32ExpertIdDoesNotOverflow) {
+  // Reproduces C2: expert id 2147483647 passed the id check, then "id + 1" overflowed and the dense
+  // per-expert table was written out of bounds. Only the two named experts get rows.
+  std::vector<double> yv(32, 1.0), rv(32, 1.0);
+  yv[0] = 2.0;  // token 0, tile 0
+  const Routing routing{2, 1, {2147483647, 5}, {1.0, 1.0}};
+  const ErrorAttribution a = attribute_error(f32_tensor(yv, {2, 16}), f32_tensor(rv, {2, 16}), routing);
+  ASSERT_EQ(a.experts.size(), 2u);
+  EXPECT_EQ(a.experts[0].expert, 2147483647);
+  EXPECT_DOUBLE_EQ(a.experts[0].share, 1.0);
+  EXPECT_EQ(a.experts[1].expert, 5);
+  ASSERT_EQ(a.tiles.size(), 1u);
+  EXPECT_EQ(a.tiles[0].expert, 2147483647);
+}
+
 TEST(Attribution, RejectsARoutingOfOtherTokens) {
   const Routing routing{3, 1, {0, 0, 0}, {1, 1, 1}};
   EXPECT_THROW(attribute_error(f32_tensor({1, 2}, {2, 1}), f32_tensor({1, 2}, {2, 1}), routing), InputError);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/jsonl.hpp"
 
@@ -35,11 +36,7 @@ std::optional<double> number(const Json& j, const char* key) {
 
 Night parse_night(std::string_view line) {
   Json j;
-  try {
-    j = Json::parse(line);
-  } catch (const Json::parse_error& e) {
-    throw InputError(fmt::format("not JSON ({})", e.what()));
-  }
+  j = json_read::parse_ordered(line, "not JSON");  // bounded depth and size
   if (!j.is_object()) throw InputError(fmt::format("expected a JSON object, got {}", j.type_name()));
   Night n;
   n.time = string_or_empty(j, "time");

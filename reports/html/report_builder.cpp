@@ -1,6 +1,8 @@
 // Reading and merging the report's inputs (report_builder.hpp).
 #include "reports/html/report_builder.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,6 +11,8 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "kernels/common/bounded_json.hpp"
+#include "kernels/common/regular_file.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/digest.hpp"
 #include "reports/file_io.hpp"
@@ -25,6 +29,8 @@ namespace fs = std::filesystem;
 using json = Json;
 
 namespace {
+
+constexpr int kMaxReportDepth = 64;
 
 constexpr const char* kPageSchema = "mxguard-html/1";
 
@@ -124,6 +130,7 @@ void ReportBuilder::add_report_json(const fs::path& file) {
   // Streamed: a nightly's report.json holds over a million results; each is merged into the digest and
   // dropped as soon as it is parsed instead of building the whole document in memory. The run's own
   // fields are read once the document is done (set_run); its index exists from the start.
+  ::close(open_regular_file(file, file.string()));  // refuse a FIFO or device before blocking on it
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open for reading", file.string()));
   const std::uint32_t src = add_source(file.string(), "matrix");
@@ -134,10 +141,12 @@ void ReportBuilder::add_report_json(const fs::path& file) {
   json doc;
   try {
     doc = json::parse(in, [&](int depth, json::parse_event_t event, json& parsed) {
+      // The same nesting bound as json_read::parse: deeper values would overflow the stack later.
+      if (depth > kMaxReportDepth) throw InputError(fmt::format("JSON nested deeper than {} levels", kMaxReportDepth));
       if (depth == 1 && event == json::parse_event_t::key) key = parsed.get<std::string>();
       if (depth == 1 && event == json::parse_event_t::value && key == "schema") {
         if (!parsed.is_string() || parsed.get<std::string>() != kReportSchema) {
-          throw InputError(fmt::format("field 'schema': unsupported value {} (this mxguard reads '{}')", parsed.dump(),
+          throw InputError(fmt::format("field 'schema': unsupported value {} (this mxguard reads '{}')", json_read::show(parsed),
                                        kReportSchema));
         }
       }
@@ -204,7 +213,7 @@ void ReportBuilder::add_probe(const json& summary, const std::vector<ProbeQuesti
 void ReportBuilder::add_probe_files(const fs::path& probe_json, const fs::path& probe_jsonl) {
   json summary;
   try {
-    summary = json::parse(read_file(probe_json));
+    summary = json_read::parse_ordered(read_file(probe_json), "JSON");
     check_probe_summary(summary);
   } catch (const json::parse_error& e) {
     throw InputError(fmt::format("{}: not valid JSON: {}", probe_json.string(), e.what()));

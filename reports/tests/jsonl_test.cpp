@@ -40,6 +40,19 @@ class ResultsJsonl : public ::testing::Test {
   const RunSummary run_ = sample_run();
 };
 
+TEST(ResultLine, DeeplyNestedLineIsAnInputErrorNotACrash) {
+  // Reproduces C1 on --resume: a results.jsonl line of 100,000 nested arrays overflowed the stack.
+  const std::string line = R"({"schema":"mxguard-result/1","id":)" + std::string(100000, '[') +
+                           std::string(100000, ']') + "}";
+  try {
+    parse_result_line(line);
+    ADD_FAILURE() << "parsed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("nested deeper"), std::string::npos) << e.what();
+    EXPECT_LT(std::string(e.what()).size(), 300u);
+  }
+}
+
 TEST_F(ResultsJsonl, EveryAppendedResultIsOnDiskAtOnceAndReloadsExactly) {
   ResultsLog log(path_);
   for (std::size_t i = 0; i < run_.results.size(); ++i) {

@@ -3,7 +3,10 @@
 #include "harness/diagnose/dump/dump_file.hpp"
 
 #include <algorithm>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <cctype>
 #include <cstdint>
 #include <fstream>
@@ -12,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 #include "kernels/tensor/npy.hpp"
 #include "kernels/tensor/safetensors.hpp"
 
@@ -113,11 +117,17 @@ DumpFormat detect_dump_format(const std::filesystem::path& file) {
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(file, ec);
   if (ec) fail(file, fmt::format("cannot read: {}", ec.message()));
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file, "cannot open");
+  const int fd = open_regular_file(file, file.string());  // a FIFO or device fails here, not blocks
   std::array<char, kSniffBytes> buf{};
-  in.read(buf.data(), buf.size());
-  const std::string_view head(buf.data(), static_cast<std::size_t>(in.gcount()));
+  ssize_t got = 0;
+  while (static_cast<std::size_t>(got) < buf.size()) {
+    const ssize_t n = ::read(fd, buf.data() + got, buf.size() - static_cast<std::size_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += n;
+  }
+  ::close(fd);
+  const std::string_view head(buf.data(), static_cast<std::size_t>(got));
 
   if (head.starts_with("\x93NUMPY")) return DumpFormat::Npy;
   if (head.size() >= 9 && head[8] == '{') {

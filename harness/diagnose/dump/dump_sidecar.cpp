@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 
 namespace mxg::diagnose {
 
@@ -30,11 +32,7 @@ const std::vector<std::string_view> kTensorKeys = {"parameter",   "dtype_in_proc
                                                    "dtype_saved", "shape_saved",      "is_shuffled",
                                                    "attributes"};
 
-std::string show(const ojson& v) {
-  std::string text = v.dump(-1, ' ', false, ojson::error_handler_t::replace);
-  if (text.size() > kMaxShown) text = text.substr(0, kMaxShown) + "...";
-  return text;
-}
+std::string show(const ojson& v) { return json_read::show(v, kMaxShown); }
 
 // Reports problems as "FILE: field 'F' = VALUE WHAT" (or "FILE: field 'F' WHAT" without a value).
 class Checker {
@@ -91,28 +89,17 @@ class Checker {
   std::filesystem::path label_;
 };
 
-// Parses JSON refusing duplicate keys at any depth (parsers keep the last silently).
+// Parses JSON through the bounded reader: duplicate keys refused at any depth (parsers keep the last
+// silently), nesting and size bounded.
 ojson parse_json(const Checker& c, std::string_view text) {
-  std::vector<std::set<std::string>> keys_per_depth;
-  std::optional<std::string> duplicate;
-  auto on_event = [&](int depth, ojson::parse_event_t event, ojson& parsed) {
-    const auto d = static_cast<std::size_t>(depth);
-    if (event == ojson::parse_event_t::object_start) {
-      if (keys_per_depth.size() <= d + 1) keys_per_depth.resize(d + 2);
-      keys_per_depth[d + 1].clear();
-    } else if (event == ojson::parse_event_t::key && parsed.is_string()) {
-      if (keys_per_depth.size() <= d) keys_per_depth.resize(d + 1);
-      if (!keys_per_depth[d].insert(parsed.get<std::string>()).second && !duplicate) duplicate = parsed.get<std::string>();
-    }
-    return true;
-  };
   ojson doc;
   try {
-    doc = ojson::parse(text.begin(), text.end(), on_event);
-  } catch (const ojson::exception& e) {
-    c.fail(fmt::format("not valid JSON: {}", e.what()));
+    doc = json_read::parse_ordered(text, "JSON");
+  } catch (const InputError& e) {
+    std::string_view what = e.what();
+    what.remove_prefix(std::string_view("JSON: ").size());
+    c.fail(std::string(what));
   }
-  if (duplicate) c.fail(fmt::format("field '{}' is given twice", *duplicate));
   if (!doc.is_object()) c.fail(fmt::format("not a JSON object: {}", show(doc)));
   return doc;
 }
@@ -148,7 +135,12 @@ SidecarTensor parse_tensor(const Checker& c, const std::string& name, const ojso
 // tp_size / tp_rank (or ep_*): sizes >= 1, 0 <= rank < size, a rank only with its size.
 void parse_parallel(const Checker& c, const ojson& doc, const char* size_key, const char* rank_key,
                     std::optional<std::int64_t>& size, std::optional<std::int64_t>& rank) {
-  if (const ojson* v = Checker::optional(doc, size_key)) size = c.integer(*v, size_key, 1);
+  // The same bound as --tp/--ep (harness/cli_limits.hpp): the search's work grows with the size.
+  constexpr std::int64_t kMaxParallel = 1024;
+  if (const ojson* v = Checker::optional(doc, size_key)) {
+    size = c.integer(*v, size_key, 1);
+    if (*size > kMaxParallel) c.fail(size_key, *v, fmt::format("is above {}", kMaxParallel));
+  }
   if (const ojson* v = Checker::optional(doc, rank_key)) {
     rank = c.integer(*v, rank_key, 0);
     if (!size) c.fail(rank_key, *v, fmt::format("is given without {}", size_key));
@@ -224,10 +216,7 @@ DumpSidecar read_dump_sidecar(const std::filesystem::path& path) {
     throw InputError(fmt::format("{}: {} bytes is too large for a dump sidecar (limit {})", path.string(), size,
                                  kMaxSidecarBytes));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open", path.string()));
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  return parse_dump_sidecar(text, path);
+  return parse_dump_sidecar(read_regular_file(path, path.string(), kMaxSidecarBytes), path);
 }
 
 std::filesystem::path dump_sidecar_path(const std::filesystem::path& dump_path) {

@@ -190,3 +190,29 @@ TEST(Checks, NamesTheHistoricalScenarioItRealises) {
 
 }  // namespace
 }  // namespace mxg::preflight
+
+namespace mxg::preflight {
+namespace {
+
+// AITER e4048607 as read (harness/preflight/README.md): at GPT-OSS tp 8 (I_p 512) interleave runs
+// CK-tile for decode (tuned a16w4 row) and prefill (no fp8 row for 512); separated runs FlyDSL in
+// prefill (tuned fp4 row); at tp 1 (I_p 3072) interleave prefill has FlyDSL fp8 rows.
+TEST(AiterDispatch, TheGptossKernelChoicePerTpAndGateMode) {
+  const AiterDispatch itl8 = predict_aiter_dispatch(GateMode::Interleave, 512, 3072, 128, 4);
+  EXPECT_FALSE(itl8.decode.flydsl);
+  EXPECT_FALSE(itl8.prefill.flydsl);
+  EXPECT_TRUE(predict_aiter_dispatch(GateMode::Interleave, 3072, 3072, 128, 4).prefill.flydsl);
+  EXPECT_TRUE(predict_aiter_dispatch(GateMode::Separated, 512, 3072, 128, 4).prefill.flydsl);
+  EXPECT_TRUE(predict_aiter_dispatch(GateMode::Separated, 768, 3072, 128, 4).prefill.flydsl);  // heuristic fallback
+  EXPECT_FALSE(predict_aiter_dispatch(GateMode::Interleave, 768, 3072, 32, 4).prefill.flydsl);  // 20b: no rows
+  // The tp 8 interleave warning says what that build does.
+  PlanRequest r = request(128, 8, SglangBehaviour::Current);
+  const Plan plan = plan_sglang(r);
+  EXPECT_EQ(plan.steps.back().name, "AITER kernel");
+  const Verdict v = check_plan(plan);
+  const std::string& m = find_rule(v, "intermediate-pad-kernel-dependent")->message;
+  EXPECT_NE(m.find("CK-tile runs at every token count here"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace mxg::preflight

@@ -26,7 +26,8 @@ TEST(Report, JsonCarriesTheSameContent) {
   EXPECT_EQ(j.at("model").at("num_local_experts"), 128);
   EXPECT_EQ(j.at("request").at("sglang_behaviour"), "separated");
   EXPECT_EQ(j.at("request").at("env").at("SGLANG_USE_AITER"), "1");
-  EXPECT_EQ(j.at("steps").size(), 7u);
+  EXPECT_EQ(j.at("steps").size(), 8u);
+  EXPECT_EQ(j.at("steps").at(7).at("name"), "AITER kernel");
   EXPECT_EQ(j.at("steps").at(4).at("name"), "shuffle");
   EXPECT_EQ(j.at("dispatch").at("weight_shuffle"), "separated-tiles");
   EXPECT_EQ(j.at("dispatch").at("gate_mode"), "separated");

@@ -104,8 +104,8 @@ TEST(SglangPlan, VersionsDispatchAsTheirPullRequestsDescribe) {
 
 TEST(SglangPlan, StepsComeInPipelineOrderWithSources) {
   const Plan p = plan_sglang(request(4));
-  const std::vector<std::string> names = {"load", "tp-slice", "pad", "de-interleave", "shuffle", "is_shuffled",
-                                          "gate mode"};
+  const std::vector<std::string> names = {"load",        "tp-slice",  "pad",         "de-interleave",
+                                          "shuffle",     "is_shuffled", "gate mode", "AITER kernel"};
   ASSERT_EQ(p.steps.size(), names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(p.steps[i].name, names[i]);

@@ -448,6 +448,15 @@ TEST(RetryDelay, RetryAfterWinsButIsCapped) {
   EXPECT_EQ(retry_delay_s(p, 1, 0.0, ~std::uint64_t{0}), 0.0);
 }
 
+TEST(RetryDelay, RetryAfterNeverExceedsTheAttemptTimeout) {
+  // Reproduces H7: "Retry-After: 99999..." stalled every retry 4 x max_delay_s (120 s by default)
+  // whatever --timeout said; the pool caps it at its per-attempt timeout.
+  RetryPolicy p;
+  p.retry_after_cap_s = 2;  // what HttpPool sets from HttpPoolOptions::timeout_s = 2
+  EXPECT_EQ(retry_delay_s(p, 1, 1e300, 0), 2.0);
+  EXPECT_EQ(retry_delay_s(p, 1, 1.5, 0), 1.5);
+}
+
 TEST(RetryAfter, ParsesSecondsAndHttpDates) {
   EXPECT_EQ(parse_retry_after("1"), 1.0);
   EXPECT_EQ(parse_retry_after(" 120 \r\n"), 120.0);

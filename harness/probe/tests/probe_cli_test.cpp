@@ -139,5 +139,48 @@ TEST_F(ProbeCli, HelpTeachesAndSimulateReproducesTheDocumentedCost) {
   EXPECT_TRUE(std::regex_search(sim.out, std::regex(R"(\n\s*0\.210\s+4\.[67]\d)"))) << sim.out;
 }
 
+TEST_F(ProbeCli, WithoutAnyGateOptionAServerThatAnswersEverythingWrongFails) {
+  // The default rule is the gate: no option turns it off, and an all-wrong server fails in a few questions.
+  const std::string url = start_standin({"--accuracy", "0"});
+  const auto r = run_mxguard({"probe", "--base-url", url, "--data", data, "--num-questions", "80", "--out",
+                              (dir / "wrong").string(), "--retry-delay", "0.01"},
+                             dir);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const auto summary = nlohmann::json::parse(read_text(dir / "wrong" / "probe.json"));
+  EXPECT_EQ(summary["verdict"], "REGRESSION");
+  EXPECT_EQ(summary["stop_rule"], "gate");
+  EXPECT_EQ(summary["gate"]["stop"], "collapse");
+  EXPECT_LE(summary["gate"]["observations"].get<int>(), 6);
+  EXPECT_EQ(summary["answered"], summary["gate"]["observations"]);  // the numbers beside the verdict are its own
+}
+
+TEST_F(ProbeCli, EveryGateOptionIsRangeCheckedNanAndNegativeIncluded) {
+  // Before the fix a negative or NaN --min-accuracy silently turned the threshold off.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad{
+      {{"--min-accuracy", "-0.79"}, "--min-accuracy"},
+      {{"--min-accuracy", "nan"}, "--min-accuracy"},
+      {{"--min-accuracy", "1.5"}, "--min-accuracy"},
+      {{"--stop", "fixed"}, "--stop fixed needs"},
+      {{"--stop", "gate", "--min-accuracy", "0.79"}, "--min-accuracy"},
+      {{"--p-good", "nan"}, "--p-good"},
+      {{"--p-bad", "0.95"}, "--p-bad"},
+      {{"--gate-alpha", "nan"}, "--gate-alpha"},
+      {{"--gate-alpha", "-1"}, "--gate-alpha"},
+      {{"--collapse-alpha", "0.5"}, "--collapse-alpha"},
+      {{"--alpha", "nan"}, "--alpha"},
+      {{"--beta", "inf"}, "--beta"},
+      {{"--paired-alpha", "nan"}, "--paired-alpha"},
+      {{"--max-error-rate", "nan"}, "--max-error-rate"},
+  };
+  for (const auto& [args, named] : bad) {
+    const auto r = run_mxguard(plus({"probe", "--base-url", "http://127.0.0.1:1", "--data", data, "--num-questions",
+                                     "60", "--out", (dir / "bad").string()},
+                                    args),
+                               dir);
+    EXPECT_EQ(r.exit_code, 2) << args.front() << " " << args.back() << ": " << r.err;
+    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace mxg::probe::testing

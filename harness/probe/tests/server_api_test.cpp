@@ -166,10 +166,21 @@ TEST(ParseGeneration, SglangFinishReasonAsStringNullOrAbsent) {
   EXPECT_FALSE(bare.generation->server_latency_s.has_value());
 }
 
+TEST(ParseGeneration, DeeplyNestedRepliesAreMalformedNotACrash) {
+  // Reproduces C1 through the probe: {"detail":[[[...]]]} 100,000 levels deep overflowed the stack.
+  const std::string deep = R"({"detail":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  for (const Api api : {Api::Sglang, Api::Completions, Api::Chat}) {
+    const ParsedGeneration p = parse_generation(api, deep);
+    EXPECT_FALSE(p.generation);
+    EXPECT_NE(p.error.find("nested deeper"), std::string::npos) << p.error;
+  }
+  EXPECT_LT(server_error_message(deep).size(), 300u);
+}
+
 TEST(ParseGeneration, SglangMalformedBodiesGiveErrors) {
   const ParsedGeneration truncated = parse_generation(Api::Sglang, R"({"text": "abc)");
   EXPECT_FALSE(truncated.generation);
-  EXPECT_NE(truncated.error.find("malformed JSON at byte"), std::string::npos) << truncated.error;
+  EXPECT_NE(truncated.error.find("malformed JSON"), std::string::npos) << truncated.error;
   EXPECT_FALSE(parse_generation(Api::Sglang, "").generation);
   EXPECT_FALSE(parse_generation(Api::Sglang, "<html>502</html>").generation);
   const ParsedGeneration array = parse_generation(Api::Sglang, R"([{"text":"a"}])");

@@ -263,7 +263,7 @@ std::vector<CorruptCase> corrupt_cases() {
                file_with_header(R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
                                 R"("w":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
                                 std::string(2, '\0')),
-               nullptr, "'w' twice"});
+               nullptr, "'w' is given twice"});
   c.push_back({"invalid_utf8", file_with_header("{\"w\xC3\":{}}", ""), nullptr, "not valid JSON"});
   return c;
 }

@@ -1,0 +1,74 @@
+// Seeded mutation fuzzing of the bounded JSON reader: every mutant either parses (within the depth
+// limit) or raises InputError in one line; never a crash, never another exception type.
+// Executions: kDefaultRuns per CI run; MXG_FUZZ_RUNS=<n> runs longer on demand.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/common/bounded_json.hpp"
+#include "kernels/common/errors.hpp"
+
+namespace mxg::json_read {
+namespace {
+
+constexpr std::uint32_t kSeed = 20261208u;
+constexpr long kDefaultRuns = 20000;
+
+long runs() {
+  const char* env = std::getenv("MXG_FUZZ_RUNS");
+  return env ? std::atol(env) : kDefaultRuns;
+}
+
+const std::vector<std::string> kSeeds = {
+    R"({"t":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"__metadata__":{"k":"v"}})",
+    R"({"text":"a\u00e9\"b","max_new_tokens":16,"stop":["\n",null],"detail":[[1.5e300,-0,true]]})",
+    R"([{"id":"c","shape":{"T":1,"H":64},"seeds":[1,2]},[],{},"",0.1e-7])",
+};
+
+// Mostly structure characters so that mutants reach nesting, key and number paths.
+constexpr std::string_view kAlphabet = "{}[]\",:0123456789.eE+-tfnul\\ abx";
+
+std::string mutate(std::string s, std::mt19937& rng) {
+  std::uniform_int_distribution<int> op(0, 5);
+  const int edits = 1 + static_cast<int>(rng() % 8);
+  for (int e = 0; e < edits; ++e) {
+    const std::size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
+    const char c = kAlphabet[rng() % kAlphabet.size()];
+    switch (op(rng)) {
+      case 0: s.insert(pos, 1, c); break;
+      case 1: if (pos < s.size()) s.erase(pos, 1); break;
+      case 2: if (pos < s.size()) s[pos] = c; break;
+      case 3: s.insert(pos, std::string(rng() % 200, rng() % 2 ? '[' : '{')); break;  // deep nesting
+      case 4: if (pos < s.size()) s.insert(pos, s.substr(pos, rng() % 64)); break;    // repeat a slice
+      default: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;                // any byte
+    }
+  }
+  return s;
+}
+
+TEST(JsonFuzz, MutantsParseOrFailInOneLine) {
+  std::mt19937 rng(kSeed);
+  long parsed = 0, refused = 0;
+  const long n = runs();
+  for (long i = 0; i < n; ++i) {
+    const std::string text = mutate(kSeeds[static_cast<std::size_t>(i) % kSeeds.size()], rng);
+    try {
+      const auto j = parse_ordered(text, "fuzz");
+      (void)show(j);
+      ++parsed;
+    } catch (const InputError& e) {
+      ASSERT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+      ++refused;
+    }
+  }
+  EXPECT_EQ(parsed + refused, n);
+  EXPECT_GT(parsed, 0);  // the mutator still reaches the value paths
+  RecordProperty("executions", static_cast<int>(n));
+  std::printf("json fuzz: %ld executions, %ld parsed, %ld refused, 0 crashes\n", n, parsed, refused);
+}
+
+}  // namespace
+}  // namespace mxg::json_read
