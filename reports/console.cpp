@@ -9,14 +9,6 @@
 namespace mxg::report {
 
 namespace {
-std::string one_line(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return out;
-}
-
 std::string joined_or(const std::vector<std::string>& items, std::string_view empty) {
   return items.empty() ? std::string(empty) : fmt::format("{}", fmt::join(items, ", "));
 }

@@ -107,6 +107,14 @@ std::string describe_hotspots(const std::vector<Hotspot>& hotspots, std::size_t 
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
+std::string one_line(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
 std::string one_line_reason(const CombinationResult& r) {
   const std::vector<std::string> broken = tolerance_violations(r.metrics, r.tolerance);
   const std::string broken_text = broken.empty() ? std::string("no metric outside tolerance")

@@ -35,6 +35,8 @@ std::vector<std::string> tolerance_violations(const Metrics& m, const Tolerance&
 std::string describe_metrics(const Metrics& m, const Tolerance& t);
 // "expert 3 tile 7 (62.0%), expert 3 tile 8 (20.0%)" for the first `limit` hotspots; "none recorded" if empty.
 std::string describe_hotspots(const std::vector<Hotspot>& hotspots, std::size_t limit = 3);
+// `s` with every line break turned into a space: a message that stays on its console or XML line.
+std::string one_line(std::string_view s);
 // One line on why a non-passing result is what it is (the JUnit message, the console failure line).
 std::string one_line_reason(const CombinationResult& r);
 

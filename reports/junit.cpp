@@ -17,14 +17,6 @@ namespace mxg::report {
 
 namespace {
 
-std::string one_line(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return out;
-}
-
 std::string seconds_text(double s) { return fmt::format("{:.3f}", std::isfinite(s) ? s : 0.0); }
 
 // Everything a reader of a CI failure needs without opening report.json.

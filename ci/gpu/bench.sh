@@ -6,7 +6,11 @@
 #  3. times the fused-MoE kernels on the GPT-OSS-120b layer (H = I = 2880, E = 128, top-4) at
 #     T = 1, 4, 16 (decode) and 512, 4096 (prefill): bandwidth over the routed experts' weight bytes
 #     against the GPU's peak, beside the PyTorch baseline (ci/gpu/torch_baseline.py) in the same run;
-#  4. prints a Markdown table (also OUT/bench.md) and keeps the raw JSON lines (OUT/*.jsonl).
+#  4. prints a Markdown table (also OUT/bench.md) and keeps the raw JSON lines (OUT/*.jsonl);
+#  5. times the default matrix on the GPU backend (`mxguard matrix --backend hip`, every core a
+#     persistent worker on the one GPU) and, side by side in alternating rounds, the GPU backend as a
+#     persistent worker against a `kernel run` process per combination (OUT/matrix-hip.md,
+#     OUT/worker-bench-gpu.md). MXG_BENCH_SKIP_MATRIX=1 leaves step 5 out.
 #   ci/gpu/bench.sh [OUT_DIR]     (default: gpu-bench-out; MXG_JOBS sets build parallelism)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,3 +56,23 @@ for t in sorted(ours):
     print(f"| {t} | {o['distinct_experts']:.0f} | {o['median_us']:.0f} µs ({o['family']}) | "
           f"{o['bandwidth_tbps']:.2f} TB/s | {o['percent_of_peak']:.0f} % | {base} | {ratio} |")
 PY
+
+[[ "${MXG_BENCH_SKIP_MATRIX:-0}" == 1 ]] && exit 0
+step "default matrix on the GPU backend"
+mxguard="build/$preset/harness/mxguard"
+rm -rf "$out/matrix-hip"
+start=$(date +%s.%N)
+rc=0
+"$mxguard" matrix --backend hip --out "$out/matrix-hip" >"$out/matrix-hip.log" 2>&1 || rc=$?
+end=$(date +%s.%N)
+python3 - "$out/matrix-hip/report.json" "$start" "$end" "$rc" "$(nproc)" <<'PY' | tee "$out/matrix-hip.md"
+import json, sys
+totals = json.load(open(sys.argv[1]))["totals"]["counts"]
+wall = float(sys.argv[3]) - float(sys.argv[2])
+n = sum(totals.values())
+print(f"default matrix, --backend hip, {sys.argv[5]} jobs on one GPU: {n} combinations in {wall:.1f} s "
+      f"({n / wall:.0f}/s), exit {sys.argv[4]}; " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+PY
+
+step "GPU backend: a process per combination vs a persistent worker"
+python3 ci/adapters/bench/worker_bench.py --set gpu --mxguard "$mxguard" --rounds 3 | tee "$out/worker-bench-gpu.md"

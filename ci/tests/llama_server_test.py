@@ -39,15 +39,14 @@ SKIP = 77  # CTest's SKIP_RETURN_CODE for these tests
 QUESTIONS = 20      # --agree-with must catch the corrupted model within this many prompts
 NEW_TOKENS = 16     # per answer: enough tokens for divergences to show, few enough to be fast
 TOP_K = 5
+MODEL_ALIAS = "mxg-tiny-gpt-oss"  # the name llama-server gives in /v1/models
 
 
 def build_server() -> tuple[Path | None, str]:
     """(path of llama-server, "") or (None, why it is not there)."""
+    # Tests download nothing: ci/setup (ci/fetch-llama-cpp) brings the source.
     if not (LLAMA_CPP / "tools" / "server" / "CMakeLists.txt").is_file():
-        fetch = subprocess.run([str(SOURCE / "ci" / "fetch-llama-cpp")], capture_output=True, text=True,
-                               env={**os.environ, "MXG_GGML_SOURCE": str(LLAMA_CPP)})
-        if fetch.returncode != 0:
-            return None, f"no llama.cpp source at {LLAMA_CPP}: {fetch.stderr.strip() or fetch.stdout.strip()}"
+        return None, f"no llama.cpp source at {LLAMA_CPP} (ci/fetch-llama-cpp fetches it)"
     r = subprocess.run([str(SOURCE / "ci" / "build-llama-server")], capture_output=True, text=True,
                        env={**os.environ, "MXG_GGML_SOURCE": str(LLAMA_CPP)})
     if r.returncode != 0:
@@ -64,14 +63,14 @@ def free_port() -> int:
 class Server:
     """One llama-server process on a free port, its log in `folder`."""
 
-    def __init__(self, binary: Path, model: Path, folder: Path, threads=2, slots=4, ctx=16384):
+    def __init__(self, binary: Path, model: Path, folder: Path, threads=2, slots=4, ctx=16384, extra=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = folder / f"llama-server-{self.port}.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port), "-t", str(threads),
-             "-np", str(slots), "-c", str(ctx), "--no-webui"],
+             "-np", str(slots), "-c", str(ctx), "--no-webui", "--alias", MODEL_ALIAS, *extra],
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self):
@@ -136,8 +135,9 @@ class LlamaServerProbe(unittest.TestCase):
                 "--num-questions", str(questions), "--max-new-tokens", str(new_tokens), "--out", str(out),
                 "--progress-interval", "60", *record_only, *args]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-        self.assertEqual(r.returncode, expect, f"{' '.join(argv)}\n{r.stdout}\n{r.stderr[-3000:]}\n"
-                                               f"server log tail:\n{server.log_text()[-2000:]}")
+        if expect is not None:
+            self.assertEqual(r.returncode, expect, f"{' '.join(argv)}\n{r.stdout}\n{r.stderr[-3000:]}\n"
+                                                   f"server log tail:\n{server.log_text()[-2000:]}")
         summary = json.loads((out / "probe.json").read_text()) if (out / "probe.json").exists() else None
         lines = (out / "probe.jsonl").read_text().splitlines() if (out / "probe.jsonl").exists() else []
         return r, summary, [json.loads(line) for line in lines]
@@ -147,7 +147,7 @@ class LlamaServerProbe(unittest.TestCase):
     def check_answers(self, summary, records, api: str):
         self.assertEqual(summary["answered"], QUESTIONS)
         self.assertEqual(summary["errors"], 0)
-        self.assertEqual(summary["server"]["model"], "tiny.gguf")  # discovered from /v1/models
+        self.assertEqual(summary["server"]["model"], MODEL_ALIAS)  # discovered from /v1/models
         self.assertEqual(len(records), QUESTIONS)
         for rec in records:
             self.assertEqual(rec["error"], "")
@@ -158,12 +158,14 @@ class LlamaServerProbe(unittest.TestCase):
             for text, logprob, top in tokens:
                 self.assertEqual(len(top), TOP_K, f"{api}: {top}")
                 # Greedy decoding: the chosen token is the most likely one, with the same logprob.
-                self.assertEqual(top[0][0], text)
                 self.assertAlmostEqual(top[0][1], logprob, places=4)
                 self.assertEqual([lp for _, lp in top], sorted((lp for _, lp in top), reverse=True))
+            # Its text is the candidate's, except where llama-server held text back that could start
+            # a stop string ("Q" of "Question"): that token comes with "" and the next with both texts.
+            same_text = sum(text == top[0][0] for text, _, top in tokens)
+            self.assertGreaterEqual(same_text, len(tokens) - 2 * sum(text == "" for text, _, _ in tokens), tokens)
             if api == "completions" and rec["finish_reason"] == "length":
                 self.assertEqual(len(tokens), rec["completion_tokens"])
-                self.assertEqual("".join(t for t, _, _ in tokens), rec["response"])
 
     def test_completions_and_chat_with_logprobs_over_the_servers_slots(self):
         s = self.server(self.tiny, slots=4)
@@ -181,7 +183,7 @@ class LlamaServerProbe(unittest.TestCase):
     def test_readiness_waits_for_health_and_a_dead_port_is_infrastructure(self):
         port = free_port()
         r = subprocess.run([MXGUARD, "probe", "--data", str(self.data), "--base-url", f"http://127.0.0.1:{port}",
-                            "--api", "completions", "--wait-ready", "1", "--min-accuracy", "0",
+                            "--api", "completions", "--wait-ready", "1", "--num-questions", "2", "--min-accuracy", "0",
                             "--out", str(self.work / "dead")],
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
@@ -193,9 +195,10 @@ class LlamaServerProbe(unittest.TestCase):
 
     def test_a_request_past_its_timeout_is_an_infrastructure_failure_not_a_wrong_answer(self):
         s = self.server(self.tiny, slots=1)
-        _, summary, records = self.probe(s, "timeout", "--api", "completions", "--timeout", "0.3", "--retries", "1",
+        # 4,000 tokens take seconds even for this model; discovery (/v1/models) answers well within 1 s.
+        _, summary, records = self.probe(s, "timeout", "--api", "completions", "--timeout", "1", "--retries", "1",
                                          "--retry-delay", "0.1", "--no-warmup", expect=3, questions=3,
-                                         new_tokens=3000)
+                                         new_tokens=4000)
         self.assertEqual(summary["verdict"], "INFRA")
         self.assertEqual(summary["answered"], 0)
         failed = [rec for rec in records if rec["error"]]
@@ -220,34 +223,43 @@ class LlamaServerProbe(unittest.TestCase):
 
     # --- agreement with a baseline run ----------------------------------------------------------------
 
-    def test_agreement_holds_across_threads_and_parallelism_and_catches_swapped_experts(self):
-        base_server = self.server(self.tiny, threads=2, slots=4)
-        self.probe(base_server, "agree-base", "--api", "completions", "--parallel", "4", "--top-logprobs",
-                   str(TOP_K), expect=0)
-        baseline = str(self.work / "agree-base" / "probe.jsonl")
-        base_server.stop()
-
-        same = self.server(self.tiny, threads=1, slots=1)
-        r, summary, _ = self.probe(same, "agree-threads", "--api", "completions", "--parallel", "1",
-                                   "--agree-with", baseline, expect=0)
+    def agreement(self, model: Path, name: str, baseline: str, expect, threads=2, slots=1, parallel=1,
+                  flash_attention="off"):
+        server = self.server(model, threads=threads, slots=slots, extra=("-fa", flash_attention))
+        r, summary, _ = self.probe(server, name, "--api", "completions", "--parallel", str(parallel),
+                                   "--agree-with", baseline, expect=expect)
+        server.stop()
         a = summary["agreement"]
-        print(f"\nsame GGUF, 1 thread, parallel 1: {a['identical']} identical, {a['close']} within top-{TOP_K}, "
-              f"{a['diverged']} diverged of {a['compared']}", file=sys.stderr)
+        print(f"\n{name}: {a['identical']} identical, {a['close']} within top-{a['top_k']}, {a['diverged']} diverged "
+              f"of {a['compared']} (diverged questions at token "
+              f"{[(d['index'], d['token']) for d in a['divergences'] if not d['close']][:10]})", file=sys.stderr)
         self.assertEqual(a["compared"], QUESTIONS)
-        self.assertEqual(a["agreement"], 1.0)
         self.assertEqual(a["with_logprobs"], QUESTIONS)
-        same.stop()
+        return r, summary, a
 
-        broken = self.server(self.swapped, threads=2, slots=4)
-        r, summary, _ = self.probe(broken, "agree-swapped", "--api", "completions", "--parallel", "4",
-                                   "--agree-with", baseline, expect=1)
-        a = summary["agreement"]
-        print(f"layer 1 gate/up swapped: {a['identical']} identical, {a['close']} within top-{TOP_K}, "
-              f"{a['diverged']} diverged of {a['compared']}", file=sys.stderr)
+    def test_agreement_holds_across_thread_counts_and_catches_swapped_experts(self):
+        # One request at a time (llama-server's answers depend on which requests share a batch), and
+        # flash attention off: llama.cpp's CPU flash attention splits its sums by thread, so with it
+        # the thread count changes the rounding (measured below).
+        base_server = self.server(self.tiny, threads=2, slots=1, extra=("-fa", "off"))
+        self.probe(base_server, "agree-base", "--api", "completions", "--parallel", "1", "--top-logprobs",
+                   str(TOP_K), expect=0)
+        base_server.stop()
+        baseline = str(self.work / "agree-base" / "probe.jsonl")
+
+        _, _, a = self.agreement(self.tiny, "agree-1-thread", baseline, expect=0, threads=1)
+        self.assertEqual(a["identical"], QUESTIONS)
+
+        r, summary, a = self.agreement(self.swapped, "agree-swapped", baseline, expect=1)
         self.assertEqual(summary["verdict"], "REGRESSION")
         self.assertGreater(a["diverged"], 0)
         self.assertIn("Agreement with", r.stdout)
         self.assertIn("differs at byte", r.stdout)
+
+        # Measured, not asserted: requests batched together over 4 slots, and flash attention with
+        # another thread count, change the rounding; near-tie tokens and expert choices flip.
+        self.agreement(self.tiny, "agree-4-slots", baseline, expect=None, slots=4, parallel=4)
+        self.agreement(self.tiny, "agree-1-thread-fa", baseline, expect=None, threads=1, flash_attention="on")
 
 
 def main() -> int:

@@ -78,13 +78,43 @@ def parse_corruption(text: str | None) -> int | None:
     return int(layer)
 
 
-def copy_tokenizer(gguf, vocab_path: Path, writer) -> int:
-    """Copies every tokenizer.* field of a vocab-only GGUF; returns the vocabulary size."""
+def byte_level_decoder() -> dict[str, int]:
+    """GPT-2's byte-level BPE writes each byte as one printable character: the printable Latin-1
+    bytes as themselves, the other 68 bytes as the characters from U+0100 on, in byte order."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1),
+                 *range(ord("\u00ae"), ord("\u00ff") + 1)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[chr(b)] = b
+        else:
+            table[chr(256 + extra)] = b
+            extra += 1
+    return table
+
+
+def invalid_utf8_tokens(tokens: list[str]) -> list[int]:
+    """Ids of tokens whose bytes are not valid UTF-8 on their own (pieces of a multi-byte character).
+    A random model picks them as readily as any other token, and llama-server answers HTTP 500 to a
+    completion whose text is not valid UTF-8; the model is made never to choose them."""
+    table = byte_level_decoder()
+    bad = []
+    for i, t in enumerate(tokens):
+        try:
+            bytes(table[c] for c in t).decode("utf-8")
+        except (KeyError, UnicodeDecodeError):
+            bad.append(i)
+    return bad
+
+
+def copy_tokenizer(gguf, vocab_path: Path, writer) -> tuple[int, list[int]]:
+    """Copies every tokenizer.* field of a vocab-only GGUF; returns the vocabulary size and the ids
+    of the tokens the model must not produce (invalid_utf8_tokens)."""
     try:
         reader = gguf.GGUFReader(str(vocab_path))
     except (OSError, ValueError) as e:
         fail(EXIT_INPUT, f"--vocab {vocab_path}: not a readable GGUF: {e}")
-    n_vocab = 0
+    n_vocab, banned = 0, []
     for name, field in reader.fields.items():
         if not name.startswith("tokenizer.") or name == "tokenizer.chat_template":
             continue  # no template: llama-server's chat endpoint falls back to its default one
@@ -93,9 +123,10 @@ def copy_tokenizer(gguf, vocab_path: Path, writer) -> int:
         writer.add_key_value(name, field.contents(), vtype, sub)
         if name == "tokenizer.ggml.tokens":
             n_vocab = len(field.data)
+            banned = invalid_utf8_tokens(field.contents())
     if n_vocab == 0:
         fail(EXIT_INPUT, f"--vocab {vocab_path}: no tokenizer.ggml.tokens")
-    return n_vocab
+    return n_vocab, banned
 
 
 def add_hparams(gguf, w, n_vocab: int) -> None:
@@ -160,7 +191,7 @@ def swap_gate_up(tensors: dict, il: int) -> None:
         tensors[gate], tensors[up] = tensors[up], tensors[gate]
 
 
-def all_tensors(np, seed: int, n_vocab: int, corrupt_layer: int | None) -> dict:
+def all_tensors(np, seed: int, n_vocab: int, banned: list[int], corrupt_layer: int | None) -> dict:
     rng = np.random.default_rng(seed)
     tensors = {
         # f16 keeps the two vocabulary-sized matrices at 6 MB each; logits of a few units of spread
@@ -169,6 +200,8 @@ def all_tensors(np, seed: int, n_vocab: int, corrupt_layer: int | None) -> dict:
         "output_norm.weight": np.ones(N_EMBD, np.float32),
         "output.weight": (rng.standard_normal((n_vocab, N_EMBD)) * 0.5).astype(np.float16),
     }
+    # A zero output row gives a logit of 0, far below the top logits (about +15): never chosen greedily.
+    tensors["output.weight"][banned, :] = 0
     for il in range(N_LAYER):
         tensors.update(layer_tensors(np, rng, il))
     if corrupt_layer is not None:
@@ -197,10 +230,10 @@ def main() -> None:
     gguf = import_gguf(source)
 
     writer = gguf.GGUFWriter(args.out, "gpt-oss")
-    n_vocab = copy_tokenizer(gguf, vocab, writer)
+    n_vocab, banned = copy_tokenizer(gguf, vocab, writer)
     writer.add_name(f"mxguard tiny gpt-oss seed {args.seed}" + (f" {args.corrupt}" if args.corrupt else ""))
     add_hparams(gguf, writer, n_vocab)
-    for name, t in all_tensors(np, args.seed, n_vocab, corrupt_layer).items():
+    for name, t in all_tensors(np, args.seed, n_vocab, banned, corrupt_layer).items():
         if t.dtype == np.uint8:
             writer.add_tensor(name, t, raw_dtype=gguf.GGMLQuantizationType.MXFP4)
         else:

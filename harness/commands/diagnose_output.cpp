@@ -21,6 +21,7 @@
 #include "harness/diagnose/output/observed_layer.hpp"
 #include "harness/diagnose/output/report.hpp"
 #include "harness/matrix/dimensions.hpp"
+#include "harness/data/data_dir.hpp"
 #include "harness/matrix/scenarios.hpp"
 #include "kernels/common/errors.hpp"
 
@@ -44,7 +45,7 @@ struct DiagnoseOutputOptions {
   std::vector<std::string> only;
   std::size_t top = 5;
   double explained_nmse = 1e-2, min_margin = 10;
-  std::string scenarios = std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json";
+  std::optional<std::string> scenarios;  // unset: the shipped cases/scenarios.json (harness/data)
   bool json = false;
 };
 
@@ -102,9 +103,9 @@ int run_diagnose_output(const DiagnoseOutputOptions& o) {
 
   const auto combos = matrix::expand_combinations(parse_only(o.only));
   if (combos.empty()) throw InputError("--only selects no combination");
-  // The named scenarios are a courtesy; a missing file (installed binary) just leaves them out.
+  // Scenarios only annotate the findings: an unset option without shipped data leaves them out.
   std::vector<matrix::Scenario> scenarios;
-  if (!o.scenarios.empty() && fs::exists(o.scenarios)) scenarios = matrix::load_scenarios(o.scenarios);
+  if (const auto file = data::annotation_scenarios(o.scenarios); !file.empty()) scenarios = matrix::load_scenarios(file);
 
   const diagnose::ObservedLayer layer = diagnose::load_observed_layer(r);
   BackendOptions backend_options;
@@ -186,7 +187,8 @@ void add_diagnose_output_command(CLI::App& app, Action& action) {
             return v >= 1.0 ? std::string() : "--min-margin must be at least 1, found " + value;
           },
           "FACTOR>=1"));
-  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none)")->capture_default_str();
+  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none;\n"
+                  "default: cases/scenarios.json in the mxguard data directory)");
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema mxguard.diagnose-output/1)");
   cmd->footer(
       "Inputs: the layer's hidden states and output as the serving process saw them (e.g. dumped with a\n"

@@ -18,6 +18,7 @@
 #include "harness/diagnose/weights/kernel_read.hpp"
 #include "harness/diagnose/weights/report.hpp"
 #include "harness/diagnose/weights/search.hpp"
+#include "harness/data/data_dir.hpp"
 #include "harness/matrix/scenarios.hpp"
 #include "kernels/common/errors.hpp"
 #include "reference/checkpoint.hpp"
@@ -36,7 +37,7 @@ struct DiagnoseWeightsOptions {
   std::optional<std::int64_t> tp, ep;
   std::size_t max_mismatches = 5;
   unsigned threads = 0;
-  std::string scenarios = std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json";
+  std::optional<std::string> scenarios;  // unset: the shipped cases/scenarios.json (harness/data)
   bool json = false, quiet = false;
 };
 
@@ -154,9 +155,9 @@ int run_diagnose_weights(const DiagnoseWeightsOptions& o) {
       throw InputError(fmt::format("the kernel read of {} needs {} as well (a flag, or a sidecar that records it)",
                                    o.tensor, !shuffled ? "--is-shuffled" : "--gate-mode"));
     }
+    // Scenarios only annotate the findings: an unset option without shipped data leaves them out.
     std::vector<matrix::Scenario> scenarios;
-    // The named scenarios are a courtesy; a missing file (installed binary) just leaves them out.
-    if (!o.scenarios.empty() && fs::exists(o.scenarios)) scenarios = matrix::load_scenarios(o.scenarios);
+    if (const auto file = data::annotation_scenarios(o.scenarios); !file.empty()) scenarios = matrix::load_scenarios(file);
     dw::KernelRead read;
     // A flag this tensor's read does not depend on takes any value (it is not printed).
     if (r.diagnosis.chain) {
@@ -215,7 +216,8 @@ void add_diagnose_weights_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->threads, "Threads comparing bytes (0 = all cores)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none)")->capture_default_str();
+  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none;\n"
+                  "default: cases/scenarios.json in the mxguard data directory)");
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema mxguard.diagnose.weights/1)");
   cmd->add_flag("--quiet", o->quiet, "No progress lines on stderr");
   cmd->footer(

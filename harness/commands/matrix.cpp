@@ -11,14 +11,11 @@
 
 #include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
+#include "harness/data/data_dir.hpp"
 #include "harness/matrix/dimensions.hpp"
 #include "harness/matrix/mutants.hpp"
 #include "harness/matrix/runner.hpp"
 #include "kernels/common/errors.hpp"
-
-#ifndef MXG_SOURCE_DIR
-#define MXG_SOURCE_DIR "."
-#endif
 
 namespace mxg::cli {
 namespace {
@@ -71,10 +68,12 @@ void add_matrix(CLI::App& app, Action& action) {
       "Exit: 0 no FAIL/BLIND/ERROR, 1 any FAIL or BLIND, 2 bad input, 3 only ERRORs, 130 interrupted.");
   auto opts = std::make_shared<matrix::RunOptions>();
   auto cases = std::make_shared<std::vector<std::string>>();
-  std::string default_cases = std::string(MXG_SOURCE_DIR) + "/cases/default";
-  cmd->add_option("--cases", *cases, "Case files or directories of *.json (default: cases/default)");
-  auto scenarios = std::make_shared<std::string>(std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json");
-  cmd->add_option("--scenarios", *scenarios, "Named historical scenarios file")->capture_default_str();
+  cmd->add_option("--cases", *cases,
+                  "Case files or directories of *.json (default: cases/default, or cases/ggml with --backend\n"
+                  "ggml, in the mxguard data directory: MXGUARD_DATA, else ../share/mxguard beside the binary)");
+  auto scenarios = std::make_shared<std::string>();
+  cmd->add_option("--scenarios", *scenarios,
+                  "Named historical scenarios file (default: cases/scenarios.json in the mxguard data directory)");
   cmd->add_option("--backend", opts->backend,
                   "Kernel backend: host, hip, external (the AITER family; see `mxguard kernel list`) or ggml\n"
                   "(llama.cpp's ggml MXFP4 MoE on the CPU; runs the ggml-family cases, default cases/ggml)")
@@ -158,9 +157,9 @@ void add_matrix(CLI::App& app, Action& action) {
       "  mxguard matrix --backend ggml                    # llama.cpp's ggml kernel on cases/ggml\n"
       "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
       "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
-  cmd->callback([&action, opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices,
+  cmd->callback([&action, opts, cases, scenarios, out_dir, shard, rss_limit_mib, devices,
                  pad_convention]() {
-    action = [opts, cases, scenarios, default_cases, out_dir, shard, rss_limit_mib, devices, pad_convention]() {
+    action = [opts, cases, scenarios, out_dir, shard, rss_limit_mib, devices, pad_convention]() {
       matrix::RunOptions o = *opts;
       o.backend_options.pad_convention = parse_pad_convention(*pad_convention);
       if (!o.backend_options.kernel_mutant.empty() && o.backend != "host") {
@@ -172,7 +171,7 @@ void add_matrix(CLI::App& app, Action& action) {
       o.shard = matrix::parse_shard(*shard);
       for (const auto& c : *cases) o.cases.emplace_back(c);
       if (o.cases.empty()) {
-        o.cases.emplace_back(o.backend == "ggml" ? std::string(MXG_SOURCE_DIR) + "/cases/ggml" : default_cases);
+        o.cases.emplace_back(data::find_data_file(o.backend == "ggml" ? "cases/ggml" : "cases/default", "--cases"));
       }
       if (!o.ggml.prep_cmd.empty() && o.backend != "ggml") {
         throw InputError("--prep-cmd: stack mode is for --backend ggml (the ggml family's preparation)");
@@ -181,7 +180,7 @@ void add_matrix(CLI::App& app, Action& action) {
           (o.ggml.prep_cmd.find("{in}") == std::string::npos || o.ggml.prep_cmd.find("{out}") == std::string::npos)) {
         throw InputError(fmt::format("--prep-cmd: '{}' must contain both {{in}} and {{out}}", o.ggml.prep_cmd));
       }
-      o.scenarios = *scenarios;
+      o.scenarios = scenarios->empty() ? data::find_data_file("cases/scenarios.json", "--scenarios").string() : *scenarios;
       o.out_dir = *out_dir;
       // ggml runs in process (its family's kernel, not a registered fused-MoE backend).
       if (o.backend != "ggml") o.isolate = o.isolate || backend_isolation(o.backend) == Isolation::Default;

@@ -17,6 +17,7 @@
 
 #include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
+#include "harness/data/data_dir.hpp"
 #include "harness/matrix/scenarios.hpp"
 #include "harness/preflight/checks.hpp"
 #include "harness/preflight/report.hpp"
@@ -32,7 +33,7 @@ struct PreflightOptions {
   std::vector<std::string> env;
   std::int64_t tp = 1, ep = 1;
   std::optional<std::string> gate_mode, shuffle, is_shuffled, intermediate_pad, kernel_pads;
-  std::string scenarios = std::string(MXG_SOURCE_DIR) + "/cases/scenarios.json";
+  std::optional<std::string> scenarios;  // unset: the shipped cases/scenarios.json (harness/data)
   bool json = false;
 };
 
@@ -85,9 +86,9 @@ int run_preflight(const PreflightOptions& o) {
   }
   if (o.kernel_pads) r.kernel_pads = parse_pad_convention(*o.kernel_pads);
   const preflight::Plan plan = preflight::plan_sglang(r);
-  // The named scenarios are a courtesy; a missing file (installed binary) just leaves them out.
+  // Scenarios only annotate the findings: an unset option without shipped data leaves them out.
   std::vector<matrix::Scenario> scenarios;
-  if (!o.scenarios.empty() && std::filesystem::exists(o.scenarios)) scenarios = matrix::load_scenarios(o.scenarios);
+  if (const auto file = data::annotation_scenarios(o.scenarios); !file.empty()) scenarios = matrix::load_scenarios(file);
   const preflight::Verdict verdict = preflight::check_plan(plan, scenarios);
   if (o.json) {
     fmt::print("{}\n", preflight::to_json(plan, verdict).dump(2));
@@ -162,8 +163,8 @@ void add_preflight_command(CLI::App& app, Action& action) {
                   "How the AITER kernel that runs reads the pads, when known: exact (FlyDSL) | granule\n"
                   "(CK-tile: rounded down to 64 / 128). Unset: AITER's dispatcher decides (a WARN, not BAD)")
       ->check(CLI::IsMember({"exact", "granule"}));
-  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none)")
-      ->capture_default_str();
+  cmd->add_option("--scenarios", o->scenarios, "Named historical scenarios to match (empty: none;\n"
+                  "default: cases/scenarios.json in the mxguard data directory)");
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema mxguard.preflight/1)");
   cmd->footer(
       "Examples (the incident's three configurations):\n"

@@ -2,6 +2,7 @@
 #include "harness/probe/agreement.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -25,6 +26,17 @@ std::size_t first_difference(std::string_view a, std::string_view b) {
   return static_cast<std::size_t>(ia - a.begin());
 }
 
+// Which token was chosen. Usually its own text; but a server that holds text back while it could
+// still be the start of a stop string (llama.cpp does) reports that token with an empty text and
+// the next one with both texts. The chosen token is then the candidate with the same logprob.
+const std::string& chosen_piece(const ProbeToken& t) {
+  constexpr double kSameLogprob = 1e-6;
+  const auto own = std::ranges::find_if(t.top, [&](const auto& alt) { return alt.first == t.text; });
+  if (own != t.top.end() || t.top.empty()) return t.text;
+  const auto same = std::ranges::find_if(t.top, [&](const auto& alt) { return std::abs(alt.second - t.logprob) < kSameLogprob; });
+  return same != t.top.end() ? same->first : t.text;
+}
+
 bool among_top(const std::string& text, const ProbeToken& other, int top_k) {
   const auto n = std::min(other.top.size(), static_cast<std::size_t>(top_k));
   return std::any_of(other.top.begin(), other.top.begin() + static_cast<std::ptrdiff_t>(n),
@@ -35,12 +47,13 @@ bool among_top(const std::string& text, const ProbeToken& other, int top_k) {
 void judge_tokens(const ProbeQuestionRecord& base, const ProbeQuestionRecord& cur, int top_k, ProbeDivergence& d) {
   const std::size_t n = std::min(base.tokens.size(), cur.tokens.size());
   std::size_t i = 0;
-  while (i < n && base.tokens[i].text == cur.tokens[i].text) ++i;
+  while (i < n && chosen_piece(base.tokens[i]) == chosen_piece(cur.tokens[i])) ++i;
   d.token = static_cast<std::int64_t>(i);
   // One list a prefix of the other, the texts still different: one side stopped where the other
   // went on; there is no pair of candidates to compare, so it is a divergence.
   if (i == n) return;
-  d.close = among_top(cur.tokens[i].text, base.tokens[i], top_k) && among_top(base.tokens[i].text, cur.tokens[i], top_k);
+  d.close = among_top(chosen_piece(cur.tokens[i]), base.tokens[i], top_k) &&
+            among_top(chosen_piece(base.tokens[i]), cur.tokens[i], top_k);
 }
 
 ProbeDivergence divergence(const ProbeQuestionRecord& base, const ProbeQuestionRecord& cur, int top_k) {

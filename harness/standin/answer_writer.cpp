@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include "harness/probe/extract.hpp"
 #include "harness/standin/draws.hpp"
 
 namespace mxg::standin {
@@ -111,6 +110,15 @@ std::string digit_soup(std::uint64_t key, const std::string& label_digits) {
   return out;
 }
 
+// The label's digits alone ("-1,234" -> "1234"): what a reader that drops signs and separators sees.
+std::string label_digits(std::string_view label) {
+  std::string digits;
+  for (char c : label) {
+    if (c >= '0' && c <= '9') digits += c;
+  }
+  return digits;
+}
+
 std::string repetition(std::uint64_t key) {
   const std::string_view fragment = pick(draw_bits(key, Salt::Wording, 0), kRepeatedFragments);
   std::string out;
@@ -175,7 +183,7 @@ std::string write_answer(AnswerKind kind, std::uint64_t seed, const probe::Gsm8k
                                            wrong_number(raw_label(item.answer), draw_bits(key, Salt::WrongDelta))));
     case AnswerKind::Rambling: return rambling(key);
     case AnswerKind::DigitSoup:
-      return digit_soup(key, probe::reference_label(probe::Extractor::Sglang, item.answer));
+      return digit_soup(key, label_digits(raw_label(item.answer)));
     case AnswerKind::Repetition: return repetition(key);
     case AnswerKind::Unknown: break;
   }

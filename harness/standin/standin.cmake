@@ -4,6 +4,7 @@ add_library(mxg_standin STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/draws.cpp            # hash-based draws: correctness, faults, answer style
   ${CMAKE_CURRENT_SOURCE_DIR}/answer_writer.cpp    # the response texts (worked solution, wrong, rambling, degenerate)
   ${CMAKE_CURRENT_SOURCE_DIR}/fault_plan.cpp       # which fault a generation request gets
+  ${CMAKE_CURRENT_SOURCE_DIR}/question_index.cpp   # which known question a prompt asks (own logic, not the probe's)
   ${CMAKE_CURRENT_SOURCE_DIR}/request_parse.cpp    # the three request shapes -> prompt, limit, stops
   ${CMAKE_CURRENT_SOURCE_DIR}/generation.cpp       # word counts, stop strings, token limits, finish reasons
   ${CMAKE_CURRENT_SOURCE_DIR}/response_shapes.cpp  # SGLang / OpenAI JSON bodies and error bodies
@@ -16,9 +17,10 @@ target_link_libraries(mxg_standin
 
 mxg_add_test(NAME standin_test
   SOURCES
-    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_options.cpp
-    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_answers.cpp
-    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_endpoints.cpp
-    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_faults.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/options_test.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/answers_test.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/endpoints_test.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/faults_test.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/question_index_test.cpp
   LIBS mxg_standin PkgConfig::HTTPLIB nlohmann_json::nlohmann_json fmt::fmt)
 mxg_add_test(NAME standin_fuzz_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_request_fuzz.cpp LIBS mxg_standin)

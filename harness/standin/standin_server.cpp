@@ -17,11 +17,11 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
-#include "harness/probe/prompt.hpp"
 #include "harness/standin/answer_writer.hpp"
 #include "harness/standin/draws.hpp"
 #include "harness/standin/fault_plan.hpp"
 #include "harness/standin/generation.hpp"
+#include "harness/standin/question_index.hpp"
 #include "harness/standin/request_parse.hpp"
 #include "harness/standin/response_shapes.hpp"
 #include "harness/standin/stats_recorder.hpp"
@@ -42,11 +42,19 @@ void reply_error(httplib::Response& res, int status, std::string_view message) {
   res.set_content(error_body(status, message), kJson);
 }
 
+std::vector<std::string> questions_of(const std::vector<probe::Gsm8kItem>& data) {
+  std::vector<std::string> questions;
+  questions.reserve(data.size());
+  for (const auto& item : data) questions.push_back(item.question);
+  return questions;
+}
+
 }  // namespace
 
 struct StandinServer::Impl {
   StandinOptions options;
   std::unordered_map<std::string, probe::Gsm8kItem> known;  // question text -> item
+  QuestionIndex asked;  // which known question a prompt asks (the stand-in's own reading)
   StatsRecorder stats;
   httplib::Server http;
   std::thread serve_thread;
@@ -62,7 +70,8 @@ struct StandinServer::Impl {
   bool stopped = false;
   std::mutex stop_mutex;  // serialises stop() callers
 
-  Impl(StandinOptions o, std::vector<probe::Gsm8kItem> data) : options(std::move(o)) {
+  Impl(StandinOptions o, std::vector<probe::Gsm8kItem> data)
+      : options(std::move(o)), asked(questions_of(data)) {
     validate(options);
     for (auto& item : data) {
       std::string question = item.question;
@@ -196,7 +205,7 @@ struct StandinServer::Impl {
       return reply_error(res, 503, "the server is shutting down");
     }
     const std::int64_t limit = g.max_tokens.value_or(default_max_tokens(api));
-    const std::string question = probe::asked_question(g.prompt).value_or(g.prompt);
+    const std::string question = asked.question_of(g.prompt);
     const std::uint64_t id_key = text_key(options.seed, question);
     ResponseMeta meta{"", options.model_path, 0, static_cast<std::int64_t>(std::time(nullptr))};
     const auto finish_meta = [&](std::uint64_t index) {

@@ -7,10 +7,14 @@ alternating rounds. For context it also times the host backend in process, isola
 own persistent worker (`--isolate`, what `--backend hip` does) and through a `mxguard kernel run` per
 combination (what isolation did before workers).
 
+With `--set gpu` (a machine with a GPU build: `--mxguard build/cuda/harness/mxguard`) it compares the
+GPU backend the same way: `--backend hip` (a persistent `kernel worker` per job, one GPU context each)
+against a `mxguard kernel run --backend hip` process per combination (a GPU context per combination).
+
 Each timing is the whole `mxguard matrix` process, start to exit (worker start-up included), over the
 same selection of combinations; combinations/s = combinations / wall seconds.
 
-  python3 ci/adapters/bench/worker_bench.py [--mxguard build/default/harness/mxguard] [--rounds 3]
+  python3 ci/adapters/bench/worker_bench.py [--mxguard build/default/harness/mxguard] [--rounds 3] [--set external|gpu]
 """
 
 from __future__ import annotations
@@ -29,7 +33,19 @@ import time
 SOURCE = pathlib.Path(__file__).resolve().parents[3]
 
 
-def modes(mxguard: str, python: str) -> dict[str, list[str]]:
+def per_process(mxguard: str, backend: str) -> list[str]:
+    """The backend behind protocol v1: a `mxguard kernel run` process for every combination."""
+    return ["--backend", "external", "--kernel-cmd",
+            f"{shlex.quote(mxguard)} kernel run --backend {backend} --in {{in}} --out {{out}}"]
+
+
+def modes(mxguard: str, python: str, which: str) -> dict[str, list[str]]:
+    """The modes to time, in order; the first two are the pair whose ratio is reported."""
+    if which == "gpu":
+        return {
+            "hip: a mxguard kernel run process per combination": per_process(mxguard, "hip"),
+            "hip: persistent kernel worker per job (--backend hip)": ["--backend", "hip"],
+        }
     adapter = shlex.quote(str(SOURCE / "ci/adapters/host_adapter.py"))
     py = shlex.quote(python)
     return {
@@ -39,8 +55,7 @@ def modes(mxguard: str, python: str) -> dict[str, list[str]]:
             ["--backend", "external", "--kernel-worker", f"{py} {adapter} --worker"],
         "host in process": ["--backend", "host"],
         "host isolated: mxguard kernel worker (--isolate)": ["--backend", "host", "--isolate"],
-        "host isolated: a mxguard kernel run per combination":
-            ["--backend", "external", "--kernel-cmd", f"{shlex.quote(mxguard)} kernel run --backend host --in {{in}} --out {{out}}"],
+        "host isolated: a mxguard kernel run per combination": per_process(mxguard, "host"),
     }
 
 
@@ -67,13 +82,15 @@ def main() -> int:
                         help="the combinations every mode runs (default: one instance, 144 combinations)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--set", dest="which", choices=["external", "gpu"], default="external",
+                        help="external: Python adapter v1 vs v2 (and host modes); gpu: hip per process vs persistent")
     args = parser.parse_args()
 
     selection = ["--cases", args.cases, "--filter", args.filter]
-    results: dict[str, list[tuple[int, float]]] = {name: [] for name in modes(args.mxguard, args.python)}
+    results: dict[str, list[tuple[int, float]]] = {name: [] for name in modes(args.mxguard, args.python, args.which)}
     with tempfile.TemporaryDirectory(prefix="mxg-worker-bench-") as work:
         for round_index in range(args.rounds):
-            for name, extra in modes(args.mxguard, args.python).items():
+            for name, extra in modes(args.mxguard, args.python, args.which).items():
                 combos, wall = run_once(args.mxguard, extra, selection, args.jobs, pathlib.Path(work))
                 results[name].append((combos, wall))
                 print(f"round {round_index + 1}: {name}: {combos} combinations in {wall:.2f} s = {combos / wall:.1f}/s",
@@ -82,7 +99,7 @@ def main() -> int:
     def rates(name: str) -> list[float]:
         return [c / w for c, w in results[name]]
 
-    v1, v2 = list(results)[:2]
+    v1, v2 = list(results)[:2]  # the slow mode first, the fast one second
     print(f"\n{results[v1][0][0]} combinations ({args.filter} of {os.path.relpath(args.cases, SOURCE)}), "
           f"--jobs {args.jobs}, {args.rounds} rounds; median and range of combinations/s:\n")
     print("| mode | combinations/s (median) | range | wall s (median) |")
@@ -92,7 +109,7 @@ def main() -> int:
         print(f"| {name} | {statistics.median(r):.1f} | {min(r):.1f}–{max(r):.1f} | "
               f"{statistics.median(w for _, w in results[name]):.2f} |")
     ratios = [b / a for a, b in zip(rates(v1), rates(v2))]
-    print(f"\nv2 / v1, same round: median {statistics.median(ratios):.0f}x (range {min(ratios):.0f}–{max(ratios):.0f}x)")
+    print(f"\n{'persistent / per process' if args.which == 'gpu' else 'v2 / v1'}, same round: median {statistics.median(ratios):.0f}x (range {min(ratios):.0f}–{max(ratios):.0f}x)")
     return 0
 
 

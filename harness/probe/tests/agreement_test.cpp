@@ -88,6 +88,27 @@ TEST(Agreement, ANearTieWithinTopKAgreesOnlyWhenBothSidesListTheOthersToken) {
   EXPECT_EQ(no_tokens.with_logprobs, 0);
 }
 
+TEST(Agreement, AHeldBackTokenTextIsIdentifiedByItsLogprob) {
+  // llama.cpp reports a token whose text might start a stop string with an empty text, and the next
+  // token with both texts: " AQ" then "uote" arrive as "" and " AQuote".
+  auto held = [](std::string first_top, std::string second_text) {
+    ProbeToken a{"", -0.2, {{first_top, -0.2}, {" B", -1.0}}};
+    ProbeToken b{std::move(second_text), -0.3, {{"uote", -0.3}, {"x", -2.0}}};
+    return std::vector<ProbeToken>{a, b};
+  };
+  const auto base = answer(0, {tok(" AQ", {" AQ", " B"}), tok("uote", {"uote", "x"})});
+  auto cur = answer(0, held(" AQ", " AQuote"));
+  cur.response = base.response;
+  EXPECT_EQ(compare_agreement({base}, {cur}, 5, 1.0).identical, 1);
+  // A real difference at the held-back token is still found at that token, and judged by the rule.
+  auto other = answer(0, held(" B", " Buote"));
+  other.tokens[0].top = {{" B", -0.2}, {" AQ", -1.0}};
+  const auto a = compare_agreement({base}, {other}, 5, 1.0);
+  ASSERT_EQ(a.divergences.size(), 1u);
+  EXPECT_EQ(a.divergences[0].token, 0);
+  EXPECT_TRUE(a.divergences[0].close);
+}
+
 TEST(Agreement, OneAnswerStoppingEarlierIsADivergence) {
   const auto base = answer(0, {tok("a", {"a"}), tok("b", {"b"})});
   const auto cur = answer(0, {tok("a", {"a"})});
