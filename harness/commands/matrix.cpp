@@ -91,7 +91,8 @@ void add_matrix(CLI::App& app, Action& action) {
                   "'python3 ci/adapters/aiter_fused_moe.py --worker'");
   cmd->add_option("--timeout", opts->backend_options.timeout_seconds,
                   "Seconds one isolated or external combination may take (and a worker's start-up)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(mxg::cli::seconds());
   auto rss_limit_mib = std::make_shared<double>(0);
   cmd->add_option("--worker-rss-limit", *rss_limit_mib,
                   "MiB of resident memory a persistent worker's processes may hold (0: no limit); the\n"
