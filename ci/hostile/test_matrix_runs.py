@@ -37,18 +37,11 @@ class MatrixResume(HostileCase):
         self.assertIn(r.returncode, (0, 1), r.stderr[-500:])
         whole = self._totals(out)
         # The same log resumed with another case file added, every line duplicated, --seed repeated.
-        # A finished run closes its log as results.jsonl.gz; an interrupted one leaves results.jsonl.
-        log = os.path.join(out, "results.jsonl")
-        if os.path.exists(log + ".gz"):
-            with gzip.open(log + ".gz", "rt") as f:
-                lines = f.read()
-            with gzip.open(log + ".gz", "wt") as f:
-                f.write(lines + lines)
-        else:
-            with open(log) as f:
-                lines = f.read()
-            with open(log, "a") as f:
-                f.write(lines)
+        # A closed run's log is results.jsonl.gz; a plain results.jsonl beside it is the newer one.
+        with gzip.open(os.path.join(out, "results.jsonl.gz"), "rt") as f:
+            lines = f.read()
+        with open(os.path.join(out, "results.jsonl"), "w") as f:
+            f.write(lines + lines)
         r = run(["matrix", "--cases", a, "--out", out, "--resume", "--seed", "0", "--seed", "0"], timeout=300)
         self.assertIn(r.returncode, (0, 1), r.stderr[-500:])
         self.assertEqual(self._totals(out), whole)
