@@ -231,4 +231,18 @@ std::vector<std::string> distinct_backends(const RunSummary& run) { return disti
 std::vector<std::string> distinct_kernels(const RunSummary& run) { return distinct(run, &CombinationResult::kernel); }
 std::vector<std::string> distinct_devices(const RunSummary& run) { return distinct(run, &CombinationResult::device); }
 
+std::string shell_single_quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+std::string replay_command(const RunSummary& run, const CombinationResult& r) {
+  if (run.replay_prefix.empty()) return "";
+  return run.replay_prefix + " " + shell_single_quote(r.id) + " --out mxguard-replay";
+}
+
 }  // namespace mxg::report

@@ -66,6 +66,12 @@ std::vector<const CombinationResult*> worst_failures(const RunSummary& run);
 std::vector<const MutantResult*> surviving_mutants(const RunSummary& run);
 
 // Distinct non-empty backend / kernel / device names of the matrix results, in first-seen order.
+// The shell command that reruns one result: run.replay_prefix, the id in single quotes, and
+// "--out mxguard-replay" (so a replay never overwrites the run's own outputs). "" when the run
+// recorded no prefix (reports written before replay existed).
+std::string replay_command(const RunSummary& run, const CombinationResult& r);
+std::string shell_single_quote(std::string_view s);  // 'it'\''s' form: safe for any bytes but NUL
+
 std::vector<std::string> distinct_backends(const RunSummary& run);
 std::vector<std::string> distinct_kernels(const RunSummary& run);
 std::vector<std::string> distinct_devices(const RunSummary& run);

@@ -99,6 +99,33 @@ std::vector<T> get_array(const Json& j, std::string_view key) {
   return out;
 }
 
+std::map<std::string, std::string> get_object_of_strings(const Json& j, std::string_view key) {
+  const Json& v = field(j, key);
+  if (!v.is_object()) throw FieldError(std::string(key), "expected an object of strings, got " + describe(v));
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : v.items()) {
+    if (!value.is_string()) throw FieldError(fmt::format("{}.{}", key, name), "expected a string, got " + describe(value));
+    out[name] = value.get<std::string>();
+  }
+  return out;
+}
+
+ShardInfo shard_from_json(const Json& j) {
+  ShardInfo s;
+  try {
+    s.index = get_int(j, "index");
+    s.count = get_int(j, "count");
+    s.selected = get_int(j, "selected");
+    s.planned = get_int(j, "planned");
+  } catch (const FieldError& e) {
+    throw FieldError("shard." + e.path, e.problem);
+  }
+  if (s.count < 1 || s.index < 1 || s.index > s.count || s.selected < 0 || s.planned < 0) {
+    throw FieldError("shard", fmt::format("not a part K of N: {}", describe(j)));
+  }
+  return s;
+}
+
 void require_object(const Json& j, std::string_view what) {
   if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object, got {}", what, describe(j)));
 }
@@ -290,6 +317,10 @@ void from_json(const Json& j, Totals& t) {
 void to_json(Json& j, const RunSummary& run) {
   j = Json::object();
   j["tool_version"] = run.tool_version;
+  j["versions"] = run.versions;
+  j["shard"] = {{"index", run.shard.index}, {"count", run.shard.count}, {"selected", run.shard.selected},
+                {"planned", run.shard.planned}};
+  j["replay_prefix"] = run.replay_prefix;
   j["started_at"] = run.started_at;
   j["finished_at"] = run.finished_at;
   j["backend"] = run.backend;
@@ -302,6 +333,10 @@ void to_json(Json& j, const RunSummary& run) {
 
 void from_json(const Json& j, RunSummary& run) {
   run.tool_version = get_string(j, "tool_version");
+  // Added in place (readers ignore unknown keys): older reports lack them.
+  if (j.contains("versions")) run.versions = get_object_of_strings(j, "versions");
+  if (j.contains("shard")) run.shard = shard_from_json(j.at("shard"));
+  if (j.contains("replay_prefix")) run.replay_prefix = get_string(j, "replay_prefix");
   run.started_at = get_string(j, "started_at");
   run.finished_at = get_string(j, "finished_at");
   run.backend = get_string(j, "backend");

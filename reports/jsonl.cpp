@@ -13,6 +13,7 @@
 #include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
 #include "reports/file_io.hpp"
+#include "reports/gzip_file.hpp"
 #include "reports/json_io.hpp"
 
 namespace mxg::report {
@@ -111,28 +112,44 @@ void ResultsLog::append(const CombinationResult& r) {
 void read_log_lines(const std::filesystem::path& path, std::string_view record_kind,
                     const std::function<void(std::string_view line)>& parse_and_keep,
                     std::vector<std::string>& warnings) {
-  const std::string bytes = read_file(path);
-  std::size_t start = 0;
+  // Streamed (a nightly shard's log holds hundreds of thousands of lines), plain or gzip alike.
   std::int64_t line_number = 0;
-  while (start < bytes.size()) {
+  bool stopped = false;  // a torn last line ends the reading
+  auto one_line = [&](std::string_view raw, bool terminated) {
     ++line_number;
-    const std::size_t newline = bytes.find('\n', start);
-    const bool terminated = newline != std::string::npos;
-    const std::size_t end = terminated ? newline : bytes.size();
-    const std::string_view line = strip_cr(std::string_view(bytes).substr(start, end - start));
-    start = end + 1;
-    if (is_blank(line)) continue;
+    const std::string_view line = strip_cr(raw);
+    if (is_blank(line)) return;
     try {
       parse_and_keep(line);
     } catch (const InputError& e) {
       if (!terminated) {
         warnings.push_back(fmt::format("{}:{}: ignoring torn last line ({} bytes, no newline): {}", path.string(),
                                        line_number, line.size(), e.what()));
-        break;
+        stopped = true;
+        return;
       }
       throw InputError(fmt::format("{}:{}: malformed {}: {}", path.string(), line_number, record_kind, e.what()));
     }
-  }
+  };
+  std::string pending;  // the start of a line whose '\n' is in a later chunk
+  read_maybe_gzip(path, [&](std::string_view chunk) {
+    while (!chunk.empty()) {
+      const std::size_t newline = chunk.find('\n');
+      if (newline == std::string_view::npos) {
+        pending.append(chunk);
+        return;
+      }
+      if (pending.empty()) {
+        one_line(chunk.substr(0, newline), true);
+      } else {
+        pending.append(chunk.substr(0, newline));
+        one_line(pending, true);
+        pending.clear();
+      }
+      chunk.remove_prefix(newline + 1);
+    }
+  });
+  if (!stopped && !pending.empty()) one_line(pending, false);
 }
 
 LoadedResults load_results_jsonl(const std::filesystem::path& path) {

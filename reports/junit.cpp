@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -62,38 +63,87 @@ void set_counts(pugi::xml_node node, const SuiteCounts& c) {
   node.append_attribute("skipped").set_value(static_cast<long long>(c.skipped));
 }
 
-void add_testcase(pugi::xml_node suite, const CombinationResult& r, SuiteCounts& counts) {
+// A layout group: the combinations of one case that share every layout dimension (they differ only
+// in shape, tokens, routing, inputs or seed). One testcase each keeps a nightly's JUnit file at
+// thousands of testcases instead of a million; members are listed only when they did not pass.
+struct LayoutGroup {
+  std::string name;  // "gate_mode=separated/is_shuffled=1/..." (dimension=value, by dimension name)
+  std::vector<const CombinationResult*> members;
+};
+
+std::string layout_group_name(const CombinationResult& r) {
+  std::string name;
+  for (const auto& [dim, value] : r.dims) {
+    if (dim == "routing" || dim == "inputs") continue;  // properties of the instance, not of the layout
+    name += (name.empty() ? "" : "/") + dim + "=" + value;
+  }
+  return name.empty() ? r.id : name;
+}
+
+// Member details in a failure body, at most this many (the rest are counted; results.jsonl.gz has them).
+constexpr std::size_t kMaxListedMembers = 100;
+
+std::string members_text(const std::vector<const CombinationResult*>& listed) {
+  std::string text;
+  for (std::size_t i = 0; i < listed.size() && i < kMaxListedMembers; ++i) text += failure_details(*listed[i]) + "\n";
+  if (listed.size() > kMaxListedMembers) {
+    text += fmt::format("... and {} more (results.jsonl.gz)\n", listed.size() - kMaxListedMembers);
+  }
+  return text;
+}
+
+void add_group_testcase(pugi::xml_node suite, const std::string& case_name, const LayoutGroup& g,
+                        SuiteCounts& counts) {
   pugi::xml_node tc = suite.append_child("testcase");
-  set_attr(tc, "name", r.id);
-  set_attr(tc, "classname", r.case_name);
-  set_attr(tc, "time", seconds_text(r.seconds));
+  set_attr(tc, "name", g.name);
+  set_attr(tc, "classname", case_name);
+  std::map<Verdict, std::int64_t> by_verdict;
+  std::vector<const CombinationResult*> failing, erroring;  // FAIL/BLIND, ERROR
+  double seconds = 0;
+  for (const CombinationResult* r : g.members) {
+    ++by_verdict[r->verdict];
+    if (std::isfinite(r->seconds)) seconds += r->seconds;
+    if (r->verdict == Verdict::Fail || r->verdict == Verdict::Blind) failing.push_back(r);
+    if (r->verdict == Verdict::Error) erroring.push_back(r);
+  }
+  set_attr(tc, "time", seconds_text(seconds));
   ++counts.tests;
-  if (std::isfinite(r.seconds)) counts.seconds += r.seconds;
-  const std::string reason = one_line(one_line_reason(r));
-  switch (r.verdict) {
-    case Verdict::Pass: break;
-    case Verdict::Caught: add_text_child(tc, "system-out", reason); break;
-    case Verdict::Fail:
-    case Verdict::Blind: {
-      pugi::xml_node failure = tc.append_child("failure");
-      set_attr(failure, "message", reason);
-      set_attr(failure, "type", verdict_name(r.verdict));
-      failure.append_child(pugi::node_pcdata).set_value(xml_safe(failure_details(r)).c_str());
-      ++counts.failures;
-      break;
+  counts.seconds += seconds;
+  const std::size_t n = g.members.size();
+  if (!failing.empty()) {
+    // A failure lists the failing members first, then any ERRORs of the same group.
+    std::string type;
+    for (Verdict v : {Verdict::Fail, Verdict::Blind})
+      if (by_verdict.contains(v)) type += (type.empty() ? "" : "+") + std::string(verdict_name(v));
+    pugi::xml_node failure = tc.append_child("failure");
+    set_attr(failure, "message", fmt::format("{} of {} members {}: {}", failing.size(), n, type,
+                                             one_line(one_line_reason(*failing.front()))));
+    set_attr(failure, "type", type);
+    std::vector<const CombinationResult*> listed = failing;
+    listed.insert(listed.end(), erroring.begin(), erroring.end());
+    failure.append_child(pugi::node_pcdata).set_value(xml_safe(members_text(listed)).c_str());
+    ++counts.failures;
+  } else if (!erroring.empty()) {
+    pugi::xml_node error = tc.append_child("error");
+    set_attr(error, "message", fmt::format("{} of {} members ERROR: {}", erroring.size(), n,
+                                           one_line(one_line_reason(*erroring.front()))));
+    set_attr(error, "type", "ERROR");
+    error.append_child(pugi::node_pcdata).set_value(xml_safe(members_text(erroring)).c_str());
+    ++counts.errors;
+  } else if (by_verdict[Verdict::Skipped] == static_cast<std::int64_t>(n)) {
+    const std::string& why = g.members.front()->message;
+    set_attr(tc.append_child("skipped"), "message", one_line(why.empty() ? "no reason recorded" : why));
+    ++counts.skipped;
+  } else {
+    // Passed: what the members were, and for a caught layout bug why it is one (no per-member detail).
+    std::string out = fmt::format("{} members: {}", n, describe_counts(by_verdict));
+    for (const CombinationResult* r : g.members) {
+      if (r->verdict == Verdict::Caught) {
+        out += "; " + one_line(one_line_reason(*r));
+        break;
+      }
     }
-    case Verdict::Error: {
-      pugi::xml_node error = tc.append_child("error");
-      set_attr(error, "message", reason);
-      set_attr(error, "type", "ERROR");
-      error.append_child(pugi::node_pcdata).set_value(xml_safe(failure_details(r)).c_str());
-      ++counts.errors;
-      break;
-    }
-    case Verdict::Skipped:
-      set_attr(tc.append_child("skipped"), "message", one_line(r.message.empty() ? "no reason recorded" : r.message));
-      ++counts.skipped;
-      break;
+    add_text_child(tc, "system-out", out);
   }
 }
 
@@ -142,9 +192,16 @@ std::string render_junit(const RunSummary& run) {
   for (const std::string& case_name : case_order) {
     pugi::xml_node suite = open_suite(root, case_name, run);
     SuiteCounts counts;
+    std::vector<LayoutGroup> groups;  // in the order their first member appears
+    std::map<std::string, std::size_t> index;
     for (const CombinationResult& r : run.results) {
-      if (!is_mutant_result(r) && r.case_name == case_name) add_testcase(suite, r, counts);
+      if (is_mutant_result(r) || r.case_name != case_name) continue;
+      const std::string name = layout_group_name(r);
+      auto [it, fresh] = index.emplace(name, groups.size());
+      if (fresh) groups.push_back({name, {}});
+      groups[it->second].members.push_back(&r);
     }
+    for (const LayoutGroup& g : groups) add_group_testcase(suite, case_name, g, counts);
     close_suite(suite, counts);
     all.add(counts);
   }

@@ -1,7 +1,10 @@
-// JUnit XML for CI test reporters: one <testsuite> per case, one <testcase> per combination,
-// plus a "mutants" suite. Outcome mapping (DESIGN.md verdicts, STYLE.md lesson 7):
-//   PASS, CAUGHT -> passed (CAUGHT is the harness doing its job; a <system-out> line says what it caught)
-//   FAIL, BLIND  -> <failure>     ERROR -> <error>     SKIPPED -> <skipped message="reason">
+// JUnit XML for CI test reporters: one <testsuite> per case, one <testcase> per layout group of it
+// (the case's combinations sharing every layout dimension: prep, shuffles, is_shuffled, gate mode,
+// padding; they differ in shape, tokens, routing, inputs, seed), plus a "mutants" suite. A group's
+// outcome (DESIGN.md verdicts, STYLE.md lesson 7):
+//   any FAIL or BLIND member -> <failure> listing those members (then any ERROR members) in detail
+//   else any ERROR member    -> <error> listing them       every member SKIPPED -> <skipped>
+//   else (PASS, CAUGHT)      -> passed, a <system-out> line with the member counts; no per-member detail
 //   mutant killed -> passed       mutant survived -> <failure message="survived">
 // Combinations run under a mutant are evidence for the mutants suite, not testcases of their own.
 #pragma once

@@ -61,6 +61,15 @@ void run_facts(std::string& md, const RunSummary& run, const Totals& t, const Ma
   md += fmt::format("- Cases: {}\n", code_list(run.case_files));
   md += fmt::format("- mxguard {}, started {}, finished {}, wall time {:.1f} s\n", inline_text(run.tool_version),
                     inline_text(run.started_at), inline_text(run.finished_at), run.wall_seconds);
+  if (!run.versions.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [name, version] : run.versions) parts.push_back(fmt::format("{} {}", name, version));
+    md += fmt::format("- Versions: {}\n", code_list(parts));
+  }
+  if (run.shard.count > 1) {
+    md += fmt::format("- Shard {}/{}: {} of the {} selected combinations\n", run.shard.index, run.shard.count,
+                      run.shard.planned, run.shard.selected);
+  }
   if (!options.html_report.empty()) md += fmt::format("- HTML report: {}\n", code(options.html_report));
   md += "\n";
 }
@@ -129,7 +138,7 @@ void mutation_section(std::string& md, const RunSummary& run, const Totals& t) {
     md += "A survivor is a finding: add a case that exposes it or tighten a tolerance (cases/README.md).\n\n";
 }
 
-void failure_entry(std::string& md, const CombinationResult& r) {
+void failure_entry(std::string& md, const RunSummary& run, const CombinationResult& r) {
   md += fmt::format("### {} {}\n\n", verdict_name(r.verdict), code(r.id));
   md += fmt::format("- Why: {}\n", inline_text(one_line_reason(r)));
   if (r.verdict != Verdict::Error) {
@@ -141,6 +150,8 @@ void failure_entry(std::string& md, const CombinationResult& r) {
   md += fmt::format("- Ran on: backend {}, kernel {}, device {}, {:.2f} s\n", code(r.backend), code(r.kernel),
                     code(r.device), r.seconds);
   if (!r.message.empty() && r.verdict != Verdict::Error) md += fmt::format("- Message: {}\n", inline_text(r.message));
+  // Last, so every non-PASS entry ends with the exact command that reruns it.
+  if (const std::string replay = replay_command(run, r); !replay.empty()) md += fmt::format("- Replay: {}\n", code(replay));
   md += "\n";
 }
 
@@ -151,7 +162,7 @@ void failure_section(std::string& md, const RunSummary& run, const MarkdownOptio
     md += "None: no FAIL, BLIND or ERROR.\n";
     return;
   }
-  for (std::size_t i = 0; i < failures.size() && i < options.max_failures; ++i) failure_entry(md, *failures[i]);
+  for (std::size_t i = 0; i < failures.size() && i < options.max_failures; ++i) failure_entry(md, run, *failures[i]);
   if (failures.size() > options.max_failures) {
     md += fmt::format("... and {} more (see report.json).\n", failures.size() - options.max_failures);
   }

@@ -71,8 +71,21 @@ struct MutantResult {
   std::int64_t detecting = 0;
 };
 
+// Which part of a sharded run this is (--shard K/N), and how many combinations the whole run selected
+// before the split, so `mxguard merge` can tell a complete set of shards from one with gaps.
+struct ShardInfo {
+  std::int64_t index = 1, count = 1;
+  std::int64_t selected = 0;  // combinations of the whole (unsharded) selection
+  std::int64_t planned = 0;   // combinations of this part
+};
+
 struct RunSummary {
   std::string tool_version;
+  // What ran, by version: "mxguard" (its own), the kernel's and stack's libraries as the backend,
+  // worker handshake or adapter reported them, and "image" (--image, the container digest).
+  std::map<std::string, std::string> versions;
+  ShardInfo shard;
+  std::string replay_prefix;  // a result id appended (shell-quoted) reruns that one combination; "" none
   std::string started_at, finished_at;  // ISO 8601 UTC
   std::string backend;
   std::vector<std::string> case_files;

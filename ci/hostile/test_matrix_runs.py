@@ -1,6 +1,7 @@
 """The matrix's --resume accounting and --out handling end to end, on a one-shape case of the
 host backend: a log written with other --cases, duplicated lines and a repeated --seed must not
 change the totals; a case too large for memory is refused before anything is allocated."""
+import gzip
 import json
 import os
 
@@ -36,11 +37,11 @@ class MatrixResume(HostileCase):
         self.assertIn(r.returncode, (0, 1), r.stderr[-500:])
         whole = self._totals(out)
         # The same log resumed with another case file added, every line duplicated, --seed repeated.
-        log = os.path.join(out, "results.jsonl")
-        with open(log) as f:
+        # A closed run's log is results.jsonl.gz; a plain results.jsonl beside it is the newer one.
+        with gzip.open(os.path.join(out, "results.jsonl.gz"), "rt") as f:
             lines = f.read()
-        with open(log, "a") as f:
-            f.write(lines)
+        with open(os.path.join(out, "results.jsonl"), "w") as f:
+            f.write(lines + lines)
         r = run(["matrix", "--cases", a, "--out", out, "--resume", "--seed", "0", "--seed", "0"], timeout=300)
         self.assertIn(r.returncode, (0, 1), r.stderr[-500:])
         self.assertEqual(self._totals(out), whole)

@@ -21,6 +21,13 @@ class Bounds(HostileCase):
                 self.assertLess(r.seconds, 10)
                 self.assertNotIn("179769313486231570", r.stderr)  # no 309-digit bound
 
+    def test_durations_must_be_finite(self):
+        for args in (["probe", "--timeout", "nan", "--data", "x"], ["probe", "--timeout", "1e999", "--data", "x"],
+                     ["probe", "--wait-ready", "-1", "--data", "x"], ["matrix", "--timeout", "inf", "--list"],
+                     ["kernel", "run", "--timeout", "nan", "--backend", "host", "--in", "x", "--out", "y"]):
+            with self.subTest(args=args):
+                self.assert_input_error(run(args), "--")
+
     def test_config_sizes_do_not_wrap(self):
         cfg = self.write("config.json", json.dumps({
             "num_local_experts": 32, "num_experts_per_tok": 4, "hidden_size": 18446744073709551615,

@@ -33,7 +33,8 @@ from pathlib import Path
 SOURCE = Path(os.environ.get("MXG_SOURCE", Path(__file__).resolve().parents[2]))
 MXGUARD = os.environ.get("MXGUARD", str(SOURCE / "build/default/harness/mxguard"))
 MAX_COMBINATIONS = 40  # a documented matrix larger than this runs one --shard of about this size
-SKIP_DIRS = {".git", "build", ".deps", "node_modules", "__pycache__"}
+SKIP_DIRS = {".git", "build", ".deps", "node_modules", "__pycache__",
+             "golden"}  # golden: snapshot outputs of tests (their replay lines name the tests' own cases)
 
 # --------------------------------------------------------------------------------------------
 # Extraction
@@ -254,6 +255,9 @@ WORKFLOW_VALUES = {
     r'"\$AITER_CASES"': "cases/premerge",
     r'"\$AITER_FILTER"': "'*gptoss*'",
     r'"\$MATRIX_JOBS"': "2",
+    r'--shard "\$SHARD"': "",  # one part of the nightly: run_matrix cuts its own --shard
+    r'"\$DEVICES"': "0,1",
+    r'"\$IMAGE"': "example/image:tag",
     r'"\$config_json"': "{config}",
     r'"http://127\.0\.0\.1:\$PORT"': "http://127.0.0.1:{port}",
     r"\$HOME/mxguard/": f"{SOURCE}/",
@@ -395,6 +399,63 @@ def run_report(line, env, notes):
     run(argv[:2] + inputs + options, env, {0, 1})
 
 
+def small_run(env, out, shard="1/1"):
+    """A small matrix run (one shard of it) made here, for commands that read run folders."""
+    if not (out / "run.json").exists():
+        run([MXGUARD, "matrix", "--cases", str(SOURCE / "cases/default/small-decode.json"), "--filter", "*T=1/*",
+             "--shard", shard, "--out", str(out)], env, {0})
+    return out
+
+
+def run_merge(line, env, notes):
+    """`mxguard merge DIR...`: several folders are the parts K/N of a small run made here; a single folder
+    (artifacts/, a glob like parts/*/hip) is a folder holding two such parts."""
+    argv = argv_of(line, env)
+    options, dirs, i = [], [], 2
+    while i < len(argv):
+        if argv[i].startswith("--"):
+            takes = argv[i] in ("--out",)
+            options += argv[i:i + 1 + takes]
+            i += 1 + takes
+        else:
+            dirs.append(argv[i])
+            i += 1
+    if len(dirs) == 1:
+        parent = env.work / "merge-parts"
+        for k in (1, 2):
+            small_run(env, parent / f"part-{k}", f"{k}/2")
+        inputs = [str(parent)]
+    else:
+        inputs = [str(small_run(env, env.work / f"merge-{len(dirs)}-{k}", f"{k}/{len(dirs)}"))
+                  for k in range(1, len(dirs) + 1)]
+    notes.append(f"{len(dirs)} documented folder(s) -> parts of a small run made here")
+    set_option(options, "--out", str(env.work / f"merged-{len(list(env.work.glob('merged-*')))}"))
+    run(argv[:2] + inputs + options, env, {0})
+
+
+def run_list(line, env, notes):
+    """`mxguard matrix ... --list`: the plan and its time estimate, nothing run (hip named: host here)."""
+    argv = argv_of(line, env)
+    if "--backend" in argv and argv[argv.index("--backend") + 1] == "hip":
+        argv[argv.index("--backend") + 1] = "host"
+        notes.append("hip -> host (no GPU build here)")
+    out = run(argv, env, {0}).stdout
+    if "Estimated time" not in out:
+        raise AssertionError(f"--list printed no estimate: {shlex.join(argv)}")
+
+
+def run_write_problem(line, env, notes):
+    """`mxguard matrix --write-problem ID --out F`: the problem file and its reference must both appear."""
+    argv = argv_of(line, env)
+    target = env.work / f"written-{len(list(env.work.glob('written-*')))}" / "p.safetensors"
+    set_option(argv, "--out", str(target))
+    run(argv, env, {0})
+    for f in (target, target.with_name("p.reference.safetensors")):
+        if not f.exists():
+            raise AssertionError(f"{f} was not written: {shlex.join(argv)}")
+    notes.append("problem and reference written")
+
+
 def run_compare(line, env, notes):
     values = [0.5, -1.25, 2.0, 0.75, 1.0, -0.5]
     near = [v * (1 + 1e-6) for v in values]
@@ -508,10 +569,13 @@ RULES = [
     (r"mxguard .*--help\b", run_plain({0})),
     (r"mxguard (diagnose|reference) .*(--checkpoint|\.\.\.)", not_here(
         "needs a GPT-OSS checkpoint; the diagnose and reference tests run these commands on synthetic ones")),
+    (r"mxguard matrix .*--write-problem", run_write_problem),
+    (r"mxguard matrix .*--list", run_list),
     # A kernel mutant is a kernel with an incident's bug built in: the matrix must FAIL it (exit 1),
     # unless the shard that runs here holds none of the combinations the bug shows in.
     (r"mxguard matrix .*--kernel-mutant", lambda line, env, notes: run_matrix(line, env, notes, {0, 1})),
     (r"mxguard matrix\b", run_matrix),
+    (r"mxguard merge\b", run_merge),
     (r"mxguard report\b", run_report),
     (r"mxguard kernel run\b", run_kernel),
     (r"mxguard compare\b", run_compare),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
 import json
 import os
 import signal
@@ -70,31 +71,67 @@ def set_output(**values: str) -> None:
 MAX_FAILING_IDS = 500
 
 
-def matrix_summary(data: dict) -> dict:
-    """The numbers of a matrix report.json worth keeping: its totals (counts, margin, mutation score), wall
-    time and the ids of its FAIL, BLIND and ERROR results (reports/REPORT_SCHEMA.md)."""
+def matrix_summary(data: dict, results=None) -> dict:
+    """The numbers of a matrix run worth keeping: its totals (counts, margin, mutation score), wall time, the
+    versions it ran (mxguard, kernel and stack libraries, image digest) and the ids of its FAIL, BLIND and
+    ERROR results (reports/REPORT_SCHEMA.md). `data` is report.json or its header run.json; `results`
+    iterates the result records (default: data["results"])."""
     totals = data.get("totals") if isinstance(data.get("totals"), dict) else {}
     out = {k: totals[k] for k in ("counts", "margin", "largest_pass_nmse", "smallest_caught_nmse", "mutants_killed",
                                   "mutants_total", "exit_code") if k in totals}
-    for k in ("wall_seconds", "interrupted", "backend"):
+    for k in ("wall_seconds", "interrupted", "backend", "tool_version"):
         if k in data:
             out[k] = data[k]
-    failing = [{"id": r.get("id"), "verdict": r.get("verdict")} for r in data.get("results", [])
-               if isinstance(r, dict) and not r.get("mutant") and r.get("verdict") in ("FAIL", "BLIND", "ERROR")]
-    out["failing_total"] = len(failing)
-    out["failing"] = failing[:MAX_FAILING_IDS]
+    if isinstance(data.get("versions"), dict):
+        out["versions"] = {str(k): str(v) for k, v in data["versions"].items()}
+    if isinstance(data.get("shard"), dict):
+        out["shard"] = data["shard"]
+    failing, failing_total = [], 0
+    for r in (data.get("results", []) if results is None else results):
+        if isinstance(r, dict) and not r.get("mutant") and r.get("verdict") in ("FAIL", "BLIND", "ERROR"):
+            failing_total += 1
+            if len(failing) < MAX_FAILING_IDS:
+                failing.append({"id": r.get("id"), "verdict": r.get("verdict")})
+    out["failing_total"] = failing_total
+    out["failing"] = failing
     return out
 
 
+def stream_results_log(folder: Path):
+    """Result records of a run folder's results log (results.jsonl, or results.jsonl.gz once the run closed
+    it), one line at a time: a nightly log holds hundreds of thousands of them."""
+    for name in ("results.jsonl", "results.jsonl.gz"):
+        path = folder / name
+        if not path.exists():
+            continue
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue  # a torn last line of an interrupted run
+        return
+
+
 def report_summary(report: Path) -> dict:
-    """The few numbers of a probe.json or report.json worth keeping in the history."""
+    """The few numbers of a probe.json or report.json worth keeping in the history. A matrix report is read
+    through its small header (run.json beside it) and its streamed results log, never whole."""
+    header = report.parent / "run.json"
+    if report.name in ("report.json", "run.json") and header.exists():
+        try:
+            data = json.loads(header.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("totals"), dict):
+            return matrix_summary(data, stream_results_log(report.parent))
     try:
         data = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):
         return {}
-    if isinstance(data.get("totals"), dict):  # a matrix report.json keeps its counts under totals
+    if isinstance(data.get("totals"), dict):  # a matrix report.json (older, without run.json) keeps counts under totals
         return matrix_summary(data)
     keep = ("verdict", "accuracy", "answered", "errors", "min_accuracy", "stop_rule", "stop_reason",
             "exit_code", "wall_s")
@@ -246,6 +283,21 @@ def cmd_verdict(args: argparse.Namespace) -> int:
     return 2 if verdict == "input-error" else 130
 
 
+def night_versions(records: list[dict]) -> dict:
+    """Every version the night's matrix steps recorded, library -> version; a library two steps report
+    differently (hip build vs AITER image) keeps each value once, joined by " | "."""
+    versions: dict[str, str] = {}
+    for r in records:
+        summary = r.get("summary") if isinstance(r.get("summary"), dict) else {}
+        for name, version in (summary.get("versions") or {}).items():
+            seen = versions.get(name)
+            if seen is None:
+                versions[name] = version
+            elif version not in seen.split(" | "):
+                versions[name] = f"{seen} | {version}"
+    return versions
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     records = read_results(args.results)
     add_failed_jobs(records, args.job)
@@ -255,6 +307,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         "results": [{k: r[k] for k in ("name", "result", "exit_code", "seconds", "labels", "summary") if k in r}
                     for r in records],
     }
+    versions = night_versions(records)
+    if versions:
+        entry["versions"] = versions
     for key_value in args.field:
         key, _, value = key_value.partition("=")
         entry[key] = value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import gzip
 import json
 import os
 import shutil
@@ -75,9 +76,9 @@ class MutatedWorkflow(unittest.TestCase):
                            "unknown job key 'timeout-minute'")
 
     def test_unknown_job_in_needs(self):
-        self.assertReports(self.mutate("nightly.yml", "needs: [config, build, kernel-matrix, probe]",
-                                       "needs: [config, build, kernel_matrix, probe]"),
-                           "needs unknown job 'kernel_matrix'")
+        self.assertReports(self.mutate("nightly.yml", "needs: [config, build, kernel-merge, probe]",
+                                       "needs: [config, build, kernel_merge, probe]"),
+                           "needs unknown job 'kernel_merge'")
 
     def test_step_with_run_and_uses(self):
         self.assertReports(self.mutate("premerge.yml", "        run: |\n          MXG_SETUP_NO_HIP=1 MXG_SETUP_NO_BROWSER=1 ci/setup\n          chmod",
@@ -254,6 +255,44 @@ class MxgCi(unittest.TestCase):
         self.assertEqual(s["failing_total"], 3)
         self.assertEqual([f["id"] for f in s["failing"]], ["c/s/T=1/x1", "c/s/T=1/x2", "c/s/T=1/x4"])
         self.assertIn("seconds", step)
+
+    def test_matrix_run_is_read_through_its_header_and_streamed_log_with_versions(self):
+        # A run folder as mxguard matrix leaves it: run.json (report.json less its results) and the closed
+        # log results.jsonl.gz. report.json itself is never loaded: here it is not even JSON.
+        folder = self.tmp / "hip-out"
+        folder.mkdir()
+        header = {"schema": "mxguard-report/1", "tool_version": "0.1.0", "backend": "hip", "wall_seconds": 7.0,
+                  "interrupted": False,
+                  "versions": {"mxguard": "0.1.0", "rocm": "7.0.2", "image": "sha256:abc"},
+                  "shard": {"index": 1, "count": 1, "selected": 3, "planned": 3},
+                  "totals": {"counts": {"PASS": 1, "CAUGHT": 1, "FAIL": 0, "BLIND": 0, "ERROR": 1, "SKIPPED": 0},
+                             "margin": 20.0, "exit_code": 3}}
+        (folder / "run.json").write_text(json.dumps(header))
+        (folder / "report.json").write_text("{ this would fail a whole-file json.loads")
+        lines = [{"id": "a", "verdict": "PASS", "mutant": ""}, {"id": "b", "verdict": "ERROR", "mutant": ""},
+                 {"id": "c", "verdict": "CAUGHT", "mutant": ""}]
+        with gzip.open(folder / "results.jsonl.gz", "wt", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in lines)
+        self.ci("run", "--name", "hip matrix", "--results", str(self.results), "--report", str(folder / "report.json"),
+                "--", "sh", "-c", "exit 3")
+        # A second step (the AITER adapter) reports another version of one library.
+        aiter = self.tmp / "aiter-out"
+        aiter.mkdir()
+        (aiter / "run.json").write_text(json.dumps({**header, "versions": {"mxguard": "0.1.0", "aiter": "0.1.5",
+                                                                           "rocm": "6.4.1"}}))
+        (aiter / "results.jsonl").write_text("")
+        self.ci("run", "--name", "aiter matrix", "--results", str(self.results), "--report", str(aiter / "report.json"),
+                "--", "sh", "-c", "exit 0")
+        history = self.tmp / "nightly.jsonl"
+        self.ci("history", "--results", str(self.results), "--history", str(history))
+        entry = json.loads(history.read_text())
+        s = entry["results"][0]["summary"]
+        self.assertEqual(s["counts"]["ERROR"], 1)
+        self.assertEqual(s["margin"], 20.0)
+        self.assertEqual(s["versions"]["image"], "sha256:abc")
+        self.assertEqual(s["failing"], [{"id": "b", "verdict": "ERROR"}])
+        self.assertEqual(entry["versions"], {"mxguard": "0.1.0", "rocm": "7.0.2 | 6.4.1", "image": "sha256:abc",
+                                             "aiter": "0.1.5"})
 
     def test_failing_ids_are_capped(self):
         sys.path.insert(0, str(HERE))

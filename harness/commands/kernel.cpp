@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "kernels/backend/fused_moe.hpp"
 #include "kernels/backend/kernel_mutants.hpp"
@@ -153,7 +154,7 @@ void add_kernel_command(CLI::App& app, Action& action) {
                   "and stdout), e.g. 'python3 ci/adapters/host_adapter.py --worker'");
   run->add_option("--timeout", o->timeout, "external backend: seconds before the command's process group is killed")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(mxg::cli::seconds());
   run->add_option("--threads", o->threads, "host backend: threads (0 = all cores)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -93,7 +93,8 @@ void add_matrix_command(CLI::App& app, Action& action) {
                   "'python3 ci/adapters/aiter_fused_moe.py --worker'");
   cmd->add_option("--timeout", opts->backend_options.timeout_seconds,
                   "Seconds one isolated or external combination may take (and a worker's start-up)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(mxg::cli::seconds());
   auto rss_limit_mib = std::make_shared<double>(0);
   cmd->add_option("--worker-rss-limit", *rss_limit_mib,
                   "MiB of resident memory a persistent worker's processes may hold (0: no limit); the\n"
@@ -116,6 +117,16 @@ void add_matrix_command(CLI::App& app, Action& action) {
                   "Run part K of N (K/N): the selected combinations split deterministically into N parts of\n"
                   "about equal estimated cost; the N parts together run each combination once")
       ->capture_default_str();
+  cmd->add_option("--only-id", opts->only_ids,
+                  "Rerun exactly this result id (repeatable): the replay of one combination. Every non-PASS\n"
+                  "result in summary.md ends with the command that replays it this way");
+  auto write_problem = std::make_shared<std::string>();
+  cmd->add_option("--write-problem", *write_problem,
+                  "Write this result id's problem file (the device buffers and flags the kernel gets) to --out\n"
+                  "and its reference output beside it (NAME.reference.safetensors, tensor y); run nothing.\n"
+                  "Without --out the file is named by the id in the current directory");
+  cmd->add_option("--image", opts->image,
+                  "Container image digest (e.g. sha256:...) recorded with the versions in every report");
   cmd->add_option("--jobs,-j", opts->jobs, "Combinations run in parallel (0: every core; at most 256)")
       ->capture_default_str()
       ->check(job_count());
@@ -155,13 +166,26 @@ void add_matrix_command(CLI::App& app, Action& action) {
       "  mxguard matrix --backend external --kernel-worker 'python3 ci/adapters/aiter_fused_moe.py --worker' \\\n"
       "      --devices 0,1,2,3,4,5,6,7 --timeout 1800\n"
       "  mxguard matrix --cases cases/nightly --backend hip --devices 0,1,2,3   # one worker per GPU\n"
+      "  mxguard matrix --only-id 'small-decode/small-tp1-r0/T=1/route=uniform/in=normal/seed=0/prep=deinterleaved/wshuf=none/sshuf=none/flag=0/gate=separated/pad=correct'\n"
+      "  mxguard matrix --write-problem 'small-decode/small-tp1-r0/T=1/route=uniform/in=normal/seed=0/prep=deinterleaved/wshuf=none/sshuf=none/flag=0/gate=separated/pad=correct' \\\n"
+      "      --out keep/p.safetensors                     # + keep/p.reference.safetensors\n"
+      // Last: the apostrophe in its comment would read as an open quote to a line-joining reader.
       "  mxguard matrix --backend ggml                    # llama.cpp's ggml kernel on cases/ggml\n"
       "Result ids: <case>/<shape>/T=<tokens>/route=<routing>/in=<inputs>/seed=<seed>/prep=../wshuf=../sshuf=../\n"
       "flag=0|1/gate=../pad=..  A summary goes to $GITHUB_STEP_SUMMARY when it is set.");
-  cmd->callback([&action, opts, cases, scenarios, out_dir, shard, rss_limit_mib, devices,
-                 pad_convention]() {
-    action = [opts, cases, scenarios, out_dir, shard, rss_limit_mib, devices, pad_convention]() {
+  auto* out_option = cmd->get_option("--out");
+  cmd->callback([&action, opts, cases, scenarios, out_dir, shard, rss_limit_mib, devices, pad_convention,
+                 write_problem, out_option]() {
+    const bool out_given = out_option->count() > 0;
+    action = [opts, cases, scenarios, out_dir, shard, rss_limit_mib, devices, pad_convention, write_problem,
+              out_given]() {
       matrix::RunOptions o = *opts;
+      if (!write_problem->empty()) {
+        // The plan is cut to that one id; --out names the file instead of a directory.
+        o.write_problem_id = *write_problem;
+        o.only_ids = {*write_problem};
+        if (out_given) o.write_problem_out = *out_dir;
+      }
       o.backend_options.pad_convention = parse_pad_convention(*pad_convention);
       if (!o.backend_options.kernel_mutant.empty() && o.backend != "host") {
         throw InputError(fmt::format("--kernel-mutant: built into the host backend's kernel only, not --backend {}",

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "harness/interrupt.hpp"
 #include "harness/probe/fetch_data.hpp"
@@ -138,7 +139,10 @@ void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
                   "Name of the environment variable holding the API key (sent as a bearer token;\n"
                   "never printed or written)")->group("Server");
   cmd->add_option("--parallel", c.http.max_in_flight, "Requests in flight at once")->capture_default_str()->group("Server");
-  cmd->add_option("--timeout", c.http.timeout_s, "Seconds one attempt may take")->capture_default_str()->group("Server");
+  cmd->add_option("--timeout", c.http.timeout_s, "Seconds one attempt may take")
+      ->capture_default_str()
+      ->check(mxg::cli::seconds())
+      ->group("Server");
   cmd->add_option("--retries", c.retry.retries,
                   "Extra attempts after connection errors, timeouts, 429/502/503/504 and aborted\n"
                   "generations (exponential backoff with jitter; Retry-After honoured)")
@@ -146,7 +150,7 @@ void add_run_options(CLI::App* cmd, ProbeCliOptions& o) {
   cmd->add_option("--retry-delay", c.retry.base_delay_s, "First backoff step in seconds")->capture_default_str()->group("Server");
   cmd->add_option("--wait-ready", c.wait_ready_s,
                   "Poll /health_generate, /health or /v1/models up to this many seconds before starting")
-      ->capture_default_str()->group("Server");
+      ->capture_default_str()->check(mxg::cli::seconds(true))->group("Server");
   cmd->add_flag("--no-warmup", o.no_warmup, "Skip the warm-up request (the shot prefix, no new tokens)")->group("Server");
 
   cmd->add_option("--data", o.data, "GSM8K JSON Lines to score (test.jsonl; see `mxguard probe fetch-data`)")
@@ -241,7 +245,7 @@ void add_fetch_data(CLI::App* probe_cmd, Action& action) {
   cmd->add_option("--url", o->url, "Download from here instead (http(s):// or file://)");
   cmd->add_option("--sha256", o->sha256, "Expected sha256 (default: the published split's)");
   cmd->add_option("--cache-dir", o->cache_dir, "Cache folder (default: $XDG_CACHE_HOME/mxguard or ~/.cache/mxguard)");
-  cmd->add_option("--timeout", o->timeout, "Seconds the download may take")->capture_default_str();
+  cmd->add_option("--timeout", o->timeout, "Seconds the download may take")->capture_default_str()->check(mxg::cli::seconds());
   cmd->callback([&action, o] {
     action = [o] {
       probe::FetchOptions f;

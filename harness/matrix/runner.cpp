@@ -20,6 +20,7 @@
 
 #include "harness/interrupt.hpp"
 #include "harness/matrix/canonical_inputs.hpp"
+#include "harness/matrix/cost_model.hpp"
 #include "harness/matrix/case_spec.hpp"
 #include "harness/matrix/derivation.hpp"
 #include "harness/matrix/device_prep.hpp"
@@ -30,17 +31,25 @@
 #include "harness/matrix/mutants.hpp"
 #include "harness/matrix/progress.hpp"
 #include "harness/matrix/reference_run.hpp"
+#include "harness/matrix/replay.hpp"
+#include "harness/matrix/run_outputs.hpp"
 #include "harness/matrix/scenarios.hpp"
+#include "kernels/backend/problem_name.hpp"
 #include "kernels/backend/worker_backend.hpp"
 #include "kernels/common/errors.hpp"
 #include "kernels/common/utc_time.hpp"
 #include "reports/console.hpp"
+#include "reports/gzip_file.hpp"
 #include "reports/html/html_report.hpp"
 #include "reports/json_io.hpp"
 #include "reports/jsonl.hpp"
 #include "reports/out_lock.hpp"
 #include "reports/junit.hpp"
 #include "reports/markdown.hpp"
+
+#ifndef MXG_VERSION
+#define MXG_VERSION "unknown"
+#endif
 
 namespace mxg::matrix {
 
@@ -102,7 +111,30 @@ std::vector<C> kept_members(const std::vector<C>& combos, const std::vector<bool
   return kept;
 }
 
+// Instances per part from which a split keeps each instance whole: its inputs and reference are then
+// computed by one part only (they dominate a nightly: cost_model.cpp), and ~4 or more instances a part
+// still balance well. Smaller plans are split combination by combination.
+constexpr std::size_t kWholeInstancesPerShard = 4;
+
+// A whole-instance split: one unit per instance, weighed by its estimated time on the GPU backend
+// (inputs and reference once, then every combination).
+std::vector<bool> instance_membership(const std::vector<Planned>& plan, const ShardSpec& shard) {
+  std::vector<ShardUnit> units;
+  const BackendCost& gpu = backend_costs().at(1);
+  for (const auto& pl : plan) {
+    const InstanceLoad load = instance_load(*pl.instance, static_cast<std::int64_t>(pl.size()));
+    units.push_back({pl.instance->id(), estimate(gpu, {load}).wall_s(1)});
+  }
+  return shard_membership(units, shard);
+}
+
 void keep_shard(std::vector<Planned>& plan, const ShardSpec& shard) {
+  if (plan.size() >= kWholeInstancesPerShard * static_cast<std::size_t>(shard.count)) {
+    const auto member = instance_membership(plan, shard);
+    std::size_t u = 0;
+    std::erase_if(plan, [&](const Planned&) { return !member[u++]; });
+    return;
+  }
   std::vector<ShardUnit> units;
   for (const auto& pl : plan) {
     const double cost = estimated_cost(*pl.instance);
@@ -116,6 +148,60 @@ void keep_shard(std::vector<Planned>& plan, const ShardSpec& shard) {
     pl.ggml_combos = kept_members(pl.ggml_combos, member, u);
   }
   std::erase_if(plan, [](const Planned& pl) { return pl.size() == 0; });
+}
+
+// Whether a result id is selected: --filter globs, and --only-id (exact ids) when given.
+bool wanted(const std::string& id, const RunOptions& o) {
+  if (!selected(id, o.filters)) return false;
+  return o.only_ids.empty() || std::find(o.only_ids.begin(), o.only_ids.end(), id) != o.only_ids.end();
+}
+
+// --only-id / --write-problem name exact ids: one the case files do not hold is a usage error naming it.
+void check_named_ids(const RunOptions& o, const std::vector<Planned>& plan) {
+  std::set<std::string> found;
+  for (const auto& pl : plan) {
+    for (const auto& c : pl.combos) found.insert(result_id(*pl.instance, combination_id(c)));
+    for (const auto& c : pl.ggml_combos) found.insert(result_id(*pl.instance, ggml::combination_id(c)));
+  }
+  for (const auto& id : o.only_ids) {
+    if (!found.count(id)) {
+      throw InputError(fmt::format("--only-id: '{}' is not a combination of the case files{} (`mxguard matrix --list` "
+                                   "names the instances; results.jsonl and summary.md give full ids)",
+                                   id, o.filters.empty() ? "" : " selected by --filter"));
+    }
+  }
+}
+
+// --write-problem: the one planned combination (the plan holds only it) written with its reference.
+int write_problem_of(const RunOptions& o, const std::vector<Planned>& plan) {
+  for (const auto& pl : plan) {
+    if (!pl.ggml_combos.empty()) {
+      throw InputError("--write-problem: ggml-family combinations have no fused-MoE problem file");
+    }
+    for (const auto& c : pl.combos) {
+      const std::string id = result_id(*pl.instance, combination_id(c));
+      if (id != o.write_problem_id) continue;
+      write_combination_problem(*pl.instance, c,
+                                o.write_problem_out.empty() ? std::filesystem::path(problem_file_name(id))
+                                                            : o.write_problem_out,
+                                o.backend_options.pad_convention);
+      return exit_code::kPass;
+    }
+  }
+  throw InputError(fmt::format("--write-problem: '{}' is not a combination of the case files", o.write_problem_id));
+}
+
+// --list: the plan's estimated wall time on each backend (harness/matrix/cost_model.cpp).
+void print_estimates(const std::vector<Planned>& plan) {
+  std::vector<InstanceLoad> loads;
+  for (const auto& pl : plan) loads.push_back(instance_load(*pl.instance, static_cast<std::int64_t>(pl.size())));
+  fmt::print("Estimated time (harness/matrix/cost_model.cpp; ci/workflows/README.md \"Time budget\"):\n");
+  for (const auto& cost : backend_costs()) {
+    const Estimate e = estimate(cost, loads);
+    fmt::print("  {:<34} {:>12} on {}; {:>12} on one worker (reference {})\n", cost.backend,
+               format_duration(e.wall_s(cost.workers)), cost.workers_note, format_duration(e.wall_s(1)),
+               format_duration(e.reference_s));
+  }
 }
 
 class Runner {
@@ -282,7 +368,7 @@ int Runner::run() {
       if (!opt_.ggml.prep_cmd.empty()) combos = ggml::stack_combinations(combos);
       for (const auto& c : combos) {
         ++unfiltered;
-        if (selected(result_id(inst, ggml::combination_id(c)), opt_.filters)) pl.ggml_combos.push_back(c);
+        if (wanted(result_id(inst, ggml::combination_id(c)), opt_)) pl.ggml_combos.push_back(c);
       }
       if (pl.size() > 0) plan.push_back(std::move(pl));
       continue;
@@ -291,7 +377,7 @@ int Runner::run() {
     for (const auto& c : expand_combinations(inst.spec->dimensions)) {
       if (c.padding == Padding::FromIOverTp && tp.shard_units == tp.units_loaded) continue;
       ++unfiltered;
-      if (!selected(result_id(inst, combination_id(c)), opt_.filters)) continue;
+      if (!wanted(result_id(inst, combination_id(c)), opt_)) continue;
       pl.combos.push_back(c);
     }
     if (pl.size() > 0) plan.push_back(std::move(pl));
@@ -301,6 +387,9 @@ int Runner::run() {
     fmt::print(stderr, "mxguard matrix: {} case instance(s) of another kernel family not run on --backend {}{}\n",
                other_family, opt_.backend, family == "ggml" ? "" : " (ggml-family cases run with --backend ggml)");
   }
+
+  check_named_ids(opt_, plan);
+  if (!opt_.write_problem_id.empty()) return write_problem_of(opt_, plan);
 
   // Selecting nothing would otherwise be an empty, passing run: a typo in CI's --filter must not
   // turn the job green. (A shard beyond the number of combinations is empty by design.)
@@ -318,6 +407,7 @@ int Runner::run() {
         fmt::format("--filter {}: selects none of the {} combinations of the case files", filters, unfiltered));
   }
 
+  const std::int64_t selected_total = total;
   if (!opt_.shard.whole()) {
     keep_shard(plan, opt_.shard);
     const std::int64_t selected = total;
@@ -329,6 +419,7 @@ int Runner::run() {
 
   if (opt_.list) {
     for (const auto& pl : plan) fmt::print("{}  ({} combinations)\n", pl.instance->id(), pl.size());
+    print_estimates(plan);
     fmt::print("{} instances, {} combinations\n", plan.size(), total);
     return exit_code::kPass;
   }
@@ -356,6 +447,12 @@ int Runner::run() {
   // Exclusive for this run: a second run on the same --out would delete or interleave our results.
   const report::OutDirLock out_lock(opt_.out_dir, "--out");
   const auto log_path = opt_.out_dir / "results.jsonl";
+  const auto closed_log_path = opt_.out_dir / "results.jsonl.gz";  // the log once a run closed it
+  // A plain log beside a compressed one is newer (a resumed run that did not reach its close).
+  if (opt_.resume && !std::filesystem::exists(log_path) && std::filesystem::exists(closed_log_path)) {
+    report::gunzip_copy(closed_log_path, log_path);
+  }
+  if (!opt_.resume) std::filesystem::remove(closed_log_path);
   if (opt_.resume && std::filesystem::exists(log_path)) {
     auto loaded = report::load_results_jsonl(log_path);
     for (const auto& w : loaded.warnings) fmt::print(stderr, "mxguard matrix: {}\n", w);
@@ -389,7 +486,11 @@ int Runner::run() {
   log_ = std::make_unique<report::ResultsLog>(log_path);
 
   report::RunSummary summary;
-  summary.tool_version = "0.1.0";  // printers prefix "mxguard"
+  summary.tool_version = MXG_VERSION;  // printers prefix "mxguard"
+  summary.versions["mxguard"] = MXG_VERSION;
+  if (!opt_.image.empty()) summary.versions["image"] = opt_.image;
+  summary.shard = {opt_.shard.index, opt_.shard.count, selected_total, total};
+  summary.replay_prefix = replay_command_prefix(opt_);
   summary.started_at = utc_now_iso8601();
   summary.backend = opt_.backend;
   for (const auto& c : cases) summary.case_files.push_back(c.file.string());
@@ -484,6 +585,11 @@ int Runner::run() {
     progress_->instance_done(inst.id());
   }
 
+  // The kernel's and stack's versions as the backends know them by now (a worker's handshake, an
+  // adapter's output metadata); the first backend to name a library wins.
+  for (const auto& b : backends) {
+    for (const auto& [name, version] : b->info().versions) summary.versions.emplace(name, version);
+  }
   summary.interrupted = interrupt.requested();
   summary.finished_at = utc_now_iso8601();
   summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
@@ -491,6 +597,9 @@ int Runner::run() {
   summary.mutants = score_mutants(results_);
   progress_->close();
   finish_reports(summary);
+  // Closed: compressed (JSON lines of one schema shrink ~10x); --resume and `mxguard merge` read it back.
+  log_.reset();
+  report::gzip_replace(log_path, closed_log_path);
   if (summary.interrupted) {
     fmt::print(stderr, "mxguard matrix: interrupted; partial report written to {} (rerun with --resume)\n",
                opt_.out_dir.string());
@@ -498,14 +607,7 @@ int Runner::run() {
   return report::compute_totals(summary).exit_code;
 }
 
-void Runner::finish_reports(report::RunSummary& summary) {
-  report::write_report_json(opt_.out_dir / "report.json", summary);
-  report::write_junit(opt_.out_dir / "junit.xml", summary);
-  report::html::write_matrix_html(opt_.out_dir / "report.html", summary);
-  report::write_markdown(opt_.out_dir / "summary.md", summary, std::getenv("GITHUB_STEP_SUMMARY"),
-                         {.html_report = (opt_.out_dir / "report.html").string()});
-  report::print_console_summary(stdout, summary);
-}
+void Runner::finish_reports(report::RunSummary& summary) { write_run_outputs(opt_.out_dir, summary); }
 
 }  // namespace
 

@@ -33,6 +33,10 @@ struct RunOptions {
   bool list = false;
   bool mutants = false;
   bool progress_tty = false;             // a live progress line (stderr is a terminal)
+  std::vector<std::string> only_ids;     // --only-id: exactly these result ids (a replay)
+  std::string write_problem_id;          // --write-problem: write this id's problem file, run nothing
+  std::filesystem::path write_problem_out;  // where (default: the id's problem file name)
+  std::string image;                     // --image: the container digest recorded in the reports
 };
 
 int run_matrix(const RunOptions& options);

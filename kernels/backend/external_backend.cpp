@@ -4,16 +4,20 @@
 #include "kernels/backend/external_backend.hpp"
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
 
 #include "kernels/backend/builtin_backends.hpp"
 #include "kernels/backend/problem_file.hpp"
+#include "kernels/backend/problem_name.hpp"
 #include "kernels/backend/subprocess.hpp"
 #include "kernels/backend/temp_dir.hpp"
 #include "kernels/backend/worker_backend.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/tensor/safetensors.hpp"
 
 namespace mxg {
 namespace {
@@ -42,12 +46,18 @@ class ExternalBackend final : public FusedMoeBackend {
     }
   }
 
-  BackendInfo info() const override { return {"external", "external command", template_}; }
+  BackendInfo info() const override {
+    std::lock_guard lock(mu_);
+    return {"external", "external command", template_, versions_};
+  }
 
-  Tensor run(const FusedMoeProblem& problem) override {
+  Tensor run(const FusedMoeProblem& problem) override { return run_combination(problem, ""); }
+
+  // The problem file is named by the combination id, so `cp {in} keep/` keeps one file per combination.
+  Tensor run_combination(const FusedMoeProblem& problem, std::string_view id) override {
     validate_problem(problem);
     TempDir dir("mxguard-external");
-    const auto in = dir.path() / "problem.safetensors";
+    const auto in = dir.path() / problem_file_name(id);
     const auto out = dir.path() / "y.safetensors";
     write_problem(in, problem);
     const std::string command = prefix_ + substitute_command(template_, in.string(), out.string());
@@ -62,7 +72,9 @@ class ExternalBackend final : public FusedMoeBackend {
                                    command, output_excerpt(r)));
     }
     try {
-      return read_output(out, problem.tokens(), problem.hidden_size());
+      Tensor y = read_output(out, problem.tokens(), problem.hidden_size());
+      note_versions(out);
+      return y;
     } catch (const InputError& e) {
       throw InfraError(fmt::format("external command wrote a malformed output: {}\ncommand: {}\n{}", e.what(), command,
                                    output_excerpt(r)));
@@ -70,9 +82,21 @@ class ExternalBackend final : public FusedMoeBackend {
   }
 
  private:
+  // Protocol v1 has no handshake: an adapter states its kernel's and stack's versions in the output's
+  // metadata ("version.<library>", ci/adapters/mxguard_adapter.py), kept for the run's report.
+  void note_versions(const std::filesystem::path& out) {
+    const auto file = SafetensorsFile::open(out);
+    std::lock_guard lock(mu_);
+    for (const auto& [key, value] : file.metadata()) {
+      if (key.starts_with("version.") && key.size() > 8) versions_[key.substr(8)] = value;
+    }
+  }
+
   std::string template_;
   double timeout_seconds_;
   std::string prefix_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> versions_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "kernels/backend/problem_file.hpp"
+#include "kernels/backend/problem_name.hpp"
 #include "kernels/backend/temp_dir.hpp"
 #include "kernels/backend/worker_process.hpp"
 #include "kernels/backend/worker_protocol.hpp"
@@ -64,16 +65,19 @@ class WorkerBackend final : public FusedMoeBackend {
     }
 
     const std::string n = std::to_string(++sequence_);
-    const auto in = dir_.path() / ("problem-" + n + ".safetensors");
-    const auto out = dir_.path() / ("y-" + n + ".safetensors");
+    // Named by the combination id (an adapter that keeps its inputs keeps one file per combination);
+    // the sequence number keeps names apart when a caller repeats an id.
+    const auto request_dir = dir_.path() / n;
+    std::filesystem::create_directories(request_dir);
+    const auto in = request_dir / problem_file_name(id);
+    const auto out = request_dir / "y.safetensors";
     struct Cleanup {
-      std::filesystem::path a, b;
+      std::filesystem::path dir;
       ~Cleanup() {
         std::error_code ignored;
-        std::filesystem::remove(a, ignored);
-        std::filesystem::remove(b, ignored);
+        std::filesystem::remove_all(dir, ignored);
       }
-    } cleanup{in, out};
+    } cleanup{request_dir};
     write_problem(in, problem);
 
     const worker::Request request{std::string(id), in.string(), out.string()};

@@ -233,6 +233,9 @@ bool ReportBuilder::add_folder(const fs::path& dir) {
   } else if (fs::is_regular_file(dir / "results.jsonl")) {
     add_results_jsonl(dir / "results.jsonl");
     found = true;
+  } else if (fs::is_regular_file(dir / "results.jsonl.gz")) {  // a closed run's log without its report.json
+    add_results_jsonl(dir / "results.jsonl.gz");
+    found = true;
   }
   if (fs::is_regular_file(dir / "probe.json")) {
     add_probe_files(dir / "probe.json", dir / "probe.jsonl");
@@ -262,7 +265,7 @@ void ReportBuilder::add_path(const fs::path& path) {
   const std::string name = path.filename().string();
   if (name == "probe.json") {
     add_probe_files(path, path.parent_path() / "probe.jsonl");
-  } else if (path.extension() == ".jsonl") {
+  } else if (path.extension() == ".jsonl" || name.ends_with(".jsonl.gz")) {
     add_results_jsonl(path);
   } else if (path.extension() == ".json") {
     add_report_json(path);

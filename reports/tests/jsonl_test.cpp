@@ -4,8 +4,10 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "kernels/common/errors.hpp"
+#include "reports/gzip_file.hpp"
 #include "reports/jsonl.hpp"
 #include "reports/tests/fixtures.hpp"
 
@@ -183,6 +185,51 @@ TEST_F(ResultsJsonl, UnopenablePathsAreInputErrors) {
   EXPECT_THROW((void)load_results_jsonl(dir_ / "absent.jsonl"), InputError);
   EXPECT_THROW((void)load_results_jsonl(dir_), InputError);
   EXPECT_THROW(ResultsLog(dir_ / "no-such-dir" / "results.jsonl"), InputError);
+}
+
+// A closed run's log is gzip (gzip_replace); the reader takes it like the plain one. The compressed
+// file is checked with zlib directly, not with the reader under test.
+TEST_F(ResultsJsonl, ClosedLogIsGzipAndReadsBackTheSameResults) {
+  {
+    ResultsLog log(path_);
+    for (const auto& r : run_.results) log.append(r);
+  }
+  const std::string plain = slurp(path_);
+  const auto gz = dir_ / "results.jsonl.gz";
+  gzip_replace(path_, gz);
+  EXPECT_FALSE(std::filesystem::exists(path_)) << "the plain log is replaced";
+  const std::string bytes = slurp(gz);
+  ASSERT_GE(bytes.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[0]), 0x1f);  // gzip magic
+  EXPECT_EQ(static_cast<unsigned char>(bytes[1]), 0x8b);
+  EXPECT_LT(bytes.size(), plain.size() / 3);
+  gzFile f = gzopen(gz.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  std::string back(plain.size() + 16, '\0');
+  const int n = gzread(f, back.data(), static_cast<unsigned>(back.size()));
+  gzclose(f);
+  back.resize(static_cast<std::size_t>(std::max(n, 0)));
+  EXPECT_EQ(back, plain);
+  const LoadedResults loaded = load_results_jsonl(gz);
+  ASSERT_EQ(loaded.results.size(), run_.results.size());
+  for (std::size_t i = 0; i < run_.results.size(); ++i) expect_same_result(run_.results[i], loaded.results[i]);
+}
+
+TEST_F(ResultsJsonl, ATruncatedGzipLogIsAnInputErrorNamingTheFile) {
+  {
+    ResultsLog log(path_);
+    for (const auto& r : run_.results) log.append(r);
+  }
+  const auto gz = dir_ / "results.jsonl.gz";
+  gzip_replace(path_, gz);
+  const std::string bytes = slurp(gz);
+  std::ofstream(gz, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+  try {
+    (void)load_results_jsonl(gz);
+    FAIL() << "a truncated gzip log must not read as a shorter, valid one";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(gz.string()), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -67,8 +67,9 @@ TEST(JUnit, CountAttributesMatchTheTestcases) {
   EXPECT_EQ(attr(root, "failures"), failures);
   EXPECT_EQ(attr(root, "errors"), errors);
   EXPECT_EQ(attr(root, "skipped"), skipped);
-  // fixtures.hpp: 10 matrix results + 2 mutants; FAIL + BLIND + surviving mutant fail; one ERROR; one SKIPPED.
-  EXPECT_EQ(tests, 12);
+  // fixtures.hpp: 10 matrix results in 9 layout groups (small-a's separated PASS at T=16 and FAIL at
+  // T=256 share theirs) + 2 mutants; that group, BLIND and the surviving mutant fail; one ERROR; one SKIPPED.
+  EXPECT_EQ(tests, 11);
   EXPECT_EQ(failures, 3);
   EXPECT_EQ(errors, 1);
   EXPECT_EQ(skipped, 1);
@@ -85,30 +86,28 @@ TEST(JUnit, OneSuitePerCaseInRunOrderThenMutants) {
   EXPECT_EQ(names, (std::vector<std::string>{"small-a", "gptoss120b-tp2", "mutants"}));
 }
 
+// Each verdict's JUnit outcome, one result at a time (a group of one member).
 TEST(JUnit, EachVerdictMapsToItsJUnitOutcome) {
-  const RunSummary run = sample_run();
-  const pugi::xml_document doc = parse(render_junit(run));
-  std::map<std::string, pugi::xml_node> by_name;
-  for (pugi::xml_node suite : doc.child("testsuites").children("testsuite")) {
-    for (pugi::xml_node tc : suite.children("testcase")) {
-      const std::string name = tc.attribute("name").value();
-      EXPECT_TRUE(by_name.emplace(name, tc).second) << "duplicate " << name;
-    }
-  }
-  for (const CombinationResult& r : run.results) {
+  for (const CombinationResult& r : sample_run().results) {
     SCOPED_TRACE(r.id);
+    RunSummary one;
+    one.results = {r};
+    const pugi::xml_document doc = parse(render_junit(one));
+    const pugi::xml_node root = doc.child("testsuites");
     if (!r.mutant.empty()) {
-      EXPECT_FALSE(by_name.contains(r.id)) << "mutant combinations are not testcases";
+      EXPECT_FALSE(root.child("testsuite").child("testcase")) << "mutant combinations are not testcases";
       continue;
     }
-    ASSERT_TRUE(by_name.contains(r.id));
-    const pugi::xml_node tc = by_name.at(r.id);
+    const pugi::xml_node tc = root.child("testsuite").child("testcase");
+    ASSERT_TRUE(tc);
+    EXPECT_FALSE(tc.next_sibling("testcase"));
     EXPECT_EQ(std::string(tc.attribute("classname").value()), r.case_name);
     EXPECT_NEAR(tc.attribute("time").as_double(-1), r.seconds, 5e-4);
     const bool has_failure = tc.child("failure"), has_error = tc.child("error"), has_skipped = tc.child("skipped");
     switch (r.verdict) {
       case Verdict::Pass:
         EXPECT_FALSE(has_failure || has_error || has_skipped);
+        EXPECT_TRUE(contains(tc.child("system-out").text().get(), "1 members: PASS 1"));
         break;
       case Verdict::Caught: {
         EXPECT_FALSE(has_failure || has_error || has_skipped);
@@ -124,6 +123,7 @@ TEST(JUnit, EachVerdictMapsToItsJUnitOutcome) {
         const std::string message = f.attribute("message").value();
         const std::string body = f.text().get();
         EXPECT_EQ(std::string(f.attribute("type").value()), std::string(verdict_name(r.verdict)));
+        EXPECT_TRUE(contains(message, fmt::format("1 of 1 members {}", verdict_name(r.verdict)))) << message;
         EXPECT_TRUE(contains(message, fmt::format("nmse {:.3e}", r.metrics.nmse))) << message;
         EXPECT_TRUE(contains(message, fmt::format("{:.3e}", r.tolerance.nmse))) << message;
         EXPECT_TRUE(contains(body, fmt::format("expert {} tile {}", r.hotspots.at(0).expert, r.hotspots.at(0).tile)))
@@ -149,6 +149,41 @@ TEST(JUnit, EachVerdictMapsToItsJUnitOutcome) {
         break;
     }
   }
+}
+
+// Results sharing every layout dimension are one testcase; only the members that did not pass are
+// listed, each in full.
+TEST(JUnit, ALayoutGroupIsOneTestcaseListingOnlyItsFailingMembers) {
+  RunSummary run;
+  CombinationResult pass = make_result("c/T=1", "c", Verdict::Pass, 1e-7);
+  CombinationResult fail = make_result("c/T=16", "c", Verdict::Fail, 3e-2);
+  CombinationResult error = make_result("c/T=64", "c", Verdict::Error, 0);
+  error.message = "worker crashed";
+  CombinationResult other = make_result("c/T=1/other", "c", Verdict::Pass, 1e-7);
+  other.dims["gate"] = "separated";  // another layout group
+  CombinationResult routed = make_result("c/T=256", "c", Verdict::Pass, 1e-7);
+  routed.dims["routing"] = "skewed";  // an instance property: same group
+  run.results = {pass, fail, error, other, routed};
+  const pugi::xml_document doc = parse(render_junit(run));
+  const pugi::xml_node suite = doc.child("testsuites").child("testsuite");
+  EXPECT_EQ(attr(suite, "tests"), 2);
+  EXPECT_EQ(attr(suite, "failures"), 1);
+  EXPECT_EQ(attr(suite, "errors"), 0);
+  const pugi::xml_node group = suite.child("testcase");
+  EXPECT_STREQ(group.attribute("name").value(),
+               "flag=1/gate=interleave/pad=ok/prep=interleaved/s_shuffle=interleaved-tiles/w_shuffle=interleaved-tiles");
+  const pugi::xml_node f = group.child("failure");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(contains(f.attribute("message").value(), "1 of 4 members FAIL")) << f.attribute("message").value();
+  const std::string body = f.text().get();
+  EXPECT_TRUE(contains(body, "id: c/T=16\n")) << body;
+  EXPECT_TRUE(contains(body, "id: c/T=64\n")) << body;  // the group's ERROR is listed too
+  EXPECT_FALSE(contains(body, "id: c/T=1\n")) << "a passing member gets no detail";
+  EXPECT_FALSE(contains(body, "id: c/T=256\n")) << "a passing member gets no detail";
+  EXPECT_NEAR(group.attribute("time").as_double(-1), 4 * 0.25, 5e-4);
+  const pugi::xml_node second = group.next_sibling("testcase");
+  EXPECT_FALSE(second.child("failure"));
+  EXPECT_TRUE(contains(second.child("system-out").text().get(), "1 members: PASS 1"));
 }
 
 TEST(JUnit, KilledMutantsPassAndSurvivorsFailWithSurvived) {
@@ -208,7 +243,7 @@ TEST(JUnit, WriteJunitWritesTheRenderedDocument) {
   write_junit(dir / "junit.xml", sample_run());
   pugi::xml_document doc;
   ASSERT_TRUE(doc.load_file((dir / "junit.xml").c_str()));
-  EXPECT_EQ(attr(doc.child("testsuites"), "tests"), 12);
+  EXPECT_EQ(attr(doc.child("testsuites"), "tests"), 11);
   std::filesystem::remove_all(dir);
 }
 

@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <zlib.h>
+
 extern char** environ;
 
 namespace mxg::matrix::testing {
@@ -134,8 +136,25 @@ std::string read_text(const std::filesystem::path& path) {
   return s.str();
 }
 
+std::string read_gzip_text(const std::filesystem::path& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) throw std::runtime_error("cannot open " + path.string());
+  std::string text;
+  char buffer[1 << 14];
+  for (int n; (n = gzread(f, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+  if (gzclose_r(f) != Z_OK) throw std::runtime_error("corrupt gzip file " + path.string());
+  return text;
+}
+
 std::vector<std::string> complete_lines(const std::filesystem::path& path) {
-  const std::string text = read_text(path);
+  // A finished run compresses its results.jsonl into results.jsonl.gz: read that when the plain log is gone.
+  std::string text;
+  const std::filesystem::path gz = path.string() + ".gz";
+  if (!std::filesystem::exists(path) && std::filesystem::exists(gz)) {
+    text = read_gzip_text(gz);
+  } else {
+    text = read_text(path);
+  }
   std::vector<std::string> lines;
   std::size_t start = 0;
   for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {

@@ -53,7 +53,11 @@ ProcessOutcome run_mxguard(const std::vector<std::string>& args, const std::file
 
 std::string read_text(const std::filesystem::path& path);
 
+// The decompressed content of a gzip file (zlib directly, not the runner's reader).
+std::string read_gzip_text(const std::filesystem::path& path);
+
 // Lines of `path` that end in '\n' (a line being written when a process was killed does not count).
+// A path that is absent but has a ".gz" sibling (a closed run's results.jsonl) is read from that.
 std::vector<std::string> complete_lines(const std::filesystem::path& path);
 
 // Polls `path` until it has at least `lines` complete lines. False when the child ended first or

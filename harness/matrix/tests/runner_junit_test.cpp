@@ -1,7 +1,8 @@
 // junit.xml of a real `mxguard matrix` run, parsed with pugixml and checked against results.jsonl
-// (read as plain JSON): one testsuite per case, one testcase per combination, counts that add up,
-// CAUGHT a passing testcase, FAIL and BLIND failures carrying their metrics; report.json's totals
-// agree with the same log.
+// (read as plain JSON): one testsuite per case, one testcase per case x layout group, counts that add
+// up, a group that CAUGHT a passing testcase, FAIL and BLIND failures listing their members with their
+// metrics; report.json's totals agree with the same log.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -23,18 +24,35 @@ struct CaseCounts {
   long long tests = 0, failures = 0, errors = 0;
 };
 
-// Checks OUT/junit.xml against OUT/results.jsonl, suite by suite and testcase by testcase.
+// The layout group of a result as the JUnit contract states it (reports/junit.hpp): every dimension
+// but routing and inputs, "name=value" joined by '/', in name order.
+std::string layout_group(const ResultLine& r) {
+  std::string name;
+  for (const auto& [dim, value] : r.json.at("dims").items()) {
+    if (dim == "routing" || dim == "inputs") continue;
+    name += (name.empty() ? "" : "/") + dim + "=" + value.get<std::string>();
+  }
+  return name;
+}
+
+// Checks OUT/junit.xml against OUT/results.jsonl: one testcase per case x layout group, a failure
+// (with every FAIL/BLIND member in detail and no PASS member) for a group holding one, counts adding up.
 void check_junit_against_log(const std::filesystem::path& out) {
   const auto results = read_results(out / "results.jsonl");
   ASSERT_FALSE(results.empty());
+  // case -> group -> members
+  std::map<std::string, std::map<std::string, std::vector<const ResultLine*>>> groups;
+  for (const auto& r : results) groups[r.case_name][layout_group(r)].push_back(&r);
   std::map<std::string, CaseCounts> by_case;
-  std::map<std::string, const ResultLine*> by_id;
-  for (const auto& r : results) {
-    auto& c = by_case[r.case_name];
-    ++c.tests;
-    if (is_failure_verdict(r.verdict)) ++c.failures;
-    if (r.verdict == "ERROR") ++c.errors;
-    by_id[r.id] = &r;
+  for (const auto& [case_name, case_groups] : groups) {
+    for (const auto& [g, members] : case_groups) {
+      auto& c = by_case[case_name];
+      ++c.tests;
+      const bool failing = std::any_of(members.begin(), members.end(), [](auto* r) { return is_failure_verdict(r->verdict); });
+      const bool erroring = std::any_of(members.begin(), members.end(), [](auto* r) { return r->verdict == "ERROR"; });
+      if (failing) ++c.failures;
+      else if (erroring) ++c.errors;
+    }
   }
 
   pugi::xml_document doc;
@@ -44,7 +62,7 @@ void check_junit_against_log(const std::filesystem::path& out) {
   ASSERT_TRUE(root) << "no <testsuites> root";
 
   CaseCounts all;
-  std::set<std::string> suite_names, testcase_names;
+  std::set<std::string> suite_names;
   for (const pugi::xml_node suite : root.children("testsuite")) {
     const std::string name = suite.attribute("name").value();
     SCOPED_TRACE("testsuite " + name);
@@ -58,33 +76,44 @@ void check_junit_against_log(const std::filesystem::path& out) {
     EXPECT_GE(suite.attribute("time").as_double(-1), 0.0);
 
     long long testcases = 0, failures = 0;
+    std::set<std::string> seen;
     for (const pugi::xml_node tc : suite.children("testcase")) {
       ++testcases;
-      const std::string id = tc.attribute("name").value();
-      EXPECT_TRUE(testcase_names.insert(id).second) << "testcase twice: " << id;
-      ASSERT_TRUE(by_id.count(id)) << "testcase without a result: " << id;
-      const ResultLine& r = *by_id.at(id);
-      EXPECT_EQ(std::string(tc.attribute("classname").value()), r.case_name);
+      const std::string group = tc.attribute("name").value();
+      EXPECT_TRUE(seen.insert(group).second) << "testcase twice: " << group;
+      ASSERT_TRUE(groups.at(name).count(group)) << "testcase that is no layout group: " << group;
+      const auto& members = groups.at(name).at(group);
+      EXPECT_EQ(std::string(tc.attribute("classname").value()), name);
       const pugi::xml_node failure = tc.child("failure");
-      EXPECT_FALSE(tc.child("error")) << id;
-      EXPECT_FALSE(tc.child("skipped")) << id;
-      if (is_failure_verdict(r.verdict)) {
+      EXPECT_FALSE(tc.child("skipped")) << group;
+      std::vector<const ResultLine*> failing;
+      for (auto* r : members)
+        if (is_failure_verdict(r->verdict)) failing.push_back(r);
+      if (!failing.empty()) {
         ++failures;
-        ASSERT_TRUE(failure) << r.verdict << " must be a JUnit failure: " << id;
-        EXPECT_EQ(std::string(failure.attribute("type").value()), r.verdict);
-        // The one-line message names the verdict and the decisive metric against its tolerance; the
-        // body has every metric, so a CI reader needs no report.json.
+        ASSERT_TRUE(failure) << "a group with FAIL/BLIND members must be a JUnit failure: " << group;
+        // The message counts the failing members and gives the first one's decisive metric; the body
+        // has every failing member in full, and no passing one.
         const std::string message = failure.attribute("message").value();
-        EXPECT_TRUE(contains(message, r.verdict)) << message;
+        EXPECT_TRUE(contains(message, std::to_string(failing.size()) + " of " + std::to_string(members.size()) +
+                                          " members"))
+            << message;
+        EXPECT_TRUE(contains(message, failing.front()->verdict)) << message;
         EXPECT_TRUE(contains(message, "nmse")) << message;
         const std::string details = failure.text().get();
-        EXPECT_TRUE(contains(details, "id: " + id)) << details;
+        for (auto* r : members) {
+          const bool listed = contains(details, "id: " + r->id + "\n");
+          EXPECT_EQ(listed, is_failure_verdict(r->verdict) || r->verdict == "ERROR") << r->id << "\n" << details;
+        }
         for (const char* metric : {"metrics: nmse", "max_rel", "cosine"}) EXPECT_TRUE(contains(details, metric)) << details;
       } else {
-        EXPECT_FALSE(failure) << r.verdict << " is a passing testcase: " << id;
-      }
-      if (r.verdict == "CAUGHT") {
-        EXPECT_TRUE(contains(tc.child("system-out").text().get(), "CAUGHT")) << "a CAUGHT says what it caught: " << id;
+        EXPECT_FALSE(failure) << "a group without FAIL/BLIND passes: " << group;
+        const std::string text = tc.child("system-out").text().get();
+        EXPECT_TRUE(contains(text, std::to_string(members.size()) + " members")) << text;
+        EXPECT_FALSE(contains(text, "id: ")) << "no per-member detail for a passing group";
+        if (std::any_of(members.begin(), members.end(), [](auto* r) { return r->verdict == "CAUGHT"; })) {
+          EXPECT_TRUE(contains(text, "CAUGHT")) << "a group that CAUGHT says what it caught: " << group;
+        }
       }
     }
     EXPECT_EQ(testcases, expected.tests);
@@ -93,7 +122,6 @@ void check_junit_against_log(const std::filesystem::path& out) {
     all.failures += failures;
   }
   EXPECT_EQ(suite_names.size(), by_case.size()) << "a case without a suite";
-  EXPECT_EQ(testcase_names.size(), by_id.size()) << "a result without a testcase";
   EXPECT_EQ(root.attribute("tests").as_llong(-1), all.tests);
   EXPECT_EQ(root.attribute("failures").as_llong(-1), all.failures);
 }
@@ -117,6 +145,7 @@ TEST(MatrixJunit, HostRunOfTwoCasesHasOneSuiteEachAndBlindAsFailure) {
   TinyCase loose;
   loose.name = "loose";
   loose.loose().sweep("weight_shuffle", nlohmann::json::array({"separated-tiles", "interleaved-tiles"}));  // PASS + BLIND
+  loose.tokens = {2, 4};  // two members per layout group
   write_case(dir / "cases", strict);
   write_case(dir / "cases", loose);
   const auto run = run_mxguard({"matrix", "--cases", "cases", "--out", "out"}, dir.path());
@@ -125,7 +154,7 @@ TEST(MatrixJunit, HostRunOfTwoCasesHasOneSuiteEachAndBlindAsFailure) {
 
   std::map<std::string, long long> counts;
   for (const auto& r : read_results(dir / "out/results.jsonl")) ++counts[r.verdict];
-  const std::map<std::string, long long> expected{{"PASS", 2}, {"CAUGHT", 1}, {"BLIND", 1}};
+  const std::map<std::string, long long> expected{{"PASS", 3}, {"CAUGHT", 1}, {"BLIND", 2}};
   ASSERT_EQ(counts, expected) << "the run must hold every verdict this test checks the mapping of";
 
   check_junit_against_log(dir / "out");

@@ -13,6 +13,7 @@
 Environment: MXGUARD (binary), MXG_SOURCE (repository root), MXG_GGML_SOURCE (llama.cpp checkout;
 default <MXG_SOURCE>/.deps/llama.cpp), PYTHON_FOR_CONVERTER (default /usr/bin/python3).
 """
+import gzip
 import json
 import os
 import shlex
@@ -42,7 +43,9 @@ def run_matrix(out, *extra, expect):
                           env={k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"})
     if proc.returncode != expect:
         raise AssertionError(f"exit {proc.returncode}, expected {expect}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+    # A closed run's log is compressed (results.jsonl.gz).
+    with gzip.open(out / "results.jsonl.gz", "rt", encoding="utf-8") as f:
+        results = [json.loads(line) for line in f if line.strip()]
     return results
 
 

@@ -1,0 +1,47 @@
+// Combination id -> problem file name (problem_name.hpp).
+#include "kernels/backend/problem_name.hpp"
+
+#include <cstdint>
+
+#include <fmt/format.h>
+
+namespace mxg {
+namespace {
+
+bool kept_as_is(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '=' || c == ',' || c == '+' || c == '-';
+}
+
+// FNV-1a: a stable, dependency-free hash; collisions only matter among ids sharing a long head.
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string problem_file_stem(std::string_view id) {
+  if (id.empty()) return "problem";
+  std::string stem;
+  stem.reserve(id.size());
+  for (char c : id) stem += c == '/' ? '~' : kept_as_is(c) ? c : '_';
+  // A leading '.' or '-' would make a hidden file or an option-looking argument.
+  if (stem.front() == '.' || stem.front() == '-') stem.front() = '_';
+  constexpr std::string_view kSuffix = ".safetensors";
+  const std::size_t room = kMaxNameBytes - kSuffix.size();
+  if (stem.size() > room) {
+    const std::string tail = fmt::format("~{:016x}", fnv1a(id));
+    stem.resize(room - tail.size());
+    stem += tail;
+  }
+  return stem;
+}
+
+std::string problem_file_name(std::string_view id) { return problem_file_stem(id) + ".safetensors"; }
+
+}  // namespace mxg
