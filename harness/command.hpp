@@ -22,6 +22,7 @@ void add_reference_command(CLI::App& app, Action& action);
 void add_compare_command(CLI::App& app, Action& action);
 void add_kernel_command(CLI::App& app, Action& action);
 void add_matrix_command(CLI::App& app, Action& action);
+void add_merge_command(CLI::App& app, Action& action);
 void add_probe_command(CLI::App& app, Action& action);      // built with libcurl (MXG_HAVE_PROBE)
 void add_standin_command(CLI::App& app, Action& action);    // built with cpp-httplib (MXG_HAVE_STANDIN)
 void add_preflight_command(CLI::App& app, Action& action);

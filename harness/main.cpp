@@ -25,7 +25,7 @@ namespace {
 // Every subcommand, in the order `mxguard --help` lists them; a child after its parent.
 constexpr std::array kCommands = {
     add_layout_command,   add_layout_ggml_convert_command, add_reference_command, add_compare_command,
-    add_kernel_command,   add_matrix_command,
+    add_kernel_command,   add_matrix_command,              add_merge_command,
 #if MXG_HAVE_PROBE
     add_probe_command,
 #endif

@@ -8,7 +8,6 @@
 #include "harness/matrix/merge.hpp"
 
 namespace mxg::cli {
-namespace {
 
 void add_merge_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
@@ -45,7 +44,4 @@ void add_merge_command(CLI::App& app, Action& action) {
   });
 }
 
-const CommandRegistration reg{55, add_merge_command};
-
-}  // namespace
 }  // namespace mxg::cli

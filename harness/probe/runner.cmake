@@ -33,8 +33,7 @@ if(HTTPLIB_FOUND)
   mxg_add_test(NAME probe_cli_test
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/probe_cli_test.cpp
             ${CMAKE_CURRENT_SOURCE_DIR}/tests/refusing_port.cpp
-            ${PROJECT_SOURCE_DIR}/harness/matrix/tests/mxguard_process.cpp
-    LIBS nlohmann_json::nlohmann_json pugixml::pugixml
+    LIBS mxg_mxguard_process nlohmann_json::nlohmann_json pugixml::pugixml
     LABELS probe)
   if(TARGET probe_cli_test)
     target_include_directories(probe_cli_test PRIVATE ${PROJECT_SOURCE_DIR})
