@@ -4,6 +4,7 @@ add_library(mxg_standin STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/draws.cpp            # hash-based draws: correctness, faults, answer style
   ${CMAKE_CURRENT_SOURCE_DIR}/answer_writer.cpp    # the response texts (worked solution, wrong, rambling, degenerate)
   ${CMAKE_CURRENT_SOURCE_DIR}/fault_plan.cpp       # which fault a generation request gets
+  ${CMAKE_CURRENT_SOURCE_DIR}/pipelining_server.cpp # every request of a pipelined connection answered
   ${CMAKE_CURRENT_SOURCE_DIR}/question_index.cpp   # which known question a prompt asks (own logic, not the probe's)
   ${CMAKE_CURRENT_SOURCE_DIR}/request_parse.cpp    # the three request shapes -> prompt, limit, stops
   ${CMAKE_CURRENT_SOURCE_DIR}/generation.cpp       # word counts, stop strings, token limits, finish reasons
@@ -22,5 +23,6 @@ mxg_add_test(NAME standin_test
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/endpoints_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/faults_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/question_index_test.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/pipelining_test.cpp
   LIBS mxg_standin PkgConfig::HTTPLIB nlohmann_json::nlohmann_json fmt::fmt)
-mxg_add_test(NAME standin_fuzz_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_request_fuzz.cpp LIBS mxg_standin)
+mxg_add_test(NAME standin_fuzz_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/request_fuzz_test.cpp LIBS mxg_standin)

@@ -21,6 +21,7 @@
 #include "harness/standin/draws.hpp"
 #include "harness/standin/fault_plan.hpp"
 #include "harness/standin/generation.hpp"
+#include "harness/standin/pipelining_server.hpp"
 #include "harness/standin/question_index.hpp"
 #include "harness/standin/request_parse.hpp"
 #include "harness/standin/response_shapes.hpp"
@@ -56,7 +57,7 @@ struct StandinServer::Impl {
   std::unordered_map<std::string, probe::Gsm8kItem> known;  // question text -> item
   QuestionIndex asked;  // which known question a prompt asks (the stand-in's own reading)
   StatsRecorder stats;
-  httplib::Server http;
+  PipeliningServer http;  // answers every request of a pipelined connection (httplib alone: the first)
   std::thread serve_thread;
   int bound_port = -1;
   int listen_fd = -1;
