@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/common/fnv1a.hpp"
 #include "kernels/common/splitmix64.hpp"
 #include "kernels/tensor/dtype.hpp"
 
@@ -16,19 +17,10 @@ namespace {
 
 std::uint64_t splitmix64(std::uint64_t x) { return splitmix64_mix(x + kSplitMixGamma); }
 
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 0xCBF29CE484222325ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001B3ull;
-  }
-  return h;
-}
-
 }  // namespace
 
 std::uint64_t stream_key(std::uint64_t seed, std::string_view tag, std::uint64_t index) {
-  return splitmix64(splitmix64(splitmix64(seed) ^ fnv1a(tag)) ^ index);
+  return splitmix64(splitmix64(splitmix64(seed) ^ fnv1a64(tag)) ^ index);
 }
 
 std::uint64_t SeededStream::below(std::uint64_t n) {

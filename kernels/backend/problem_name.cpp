@@ -5,22 +5,14 @@
 
 #include <fmt/format.h>
 
+#include "kernels/common/fnv1a.hpp"
+
 namespace mxg {
 namespace {
 
 bool kept_as_is(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
          c == '=' || c == ',' || c == '+' || c == '-';
-}
-
-// FNV-1a: a stable, dependency-free hash; collisions only matter among ids sharing a long head.
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 }  // namespace
@@ -35,7 +27,8 @@ std::string problem_file_stem(std::string_view id) {
   constexpr std::string_view kSuffix = ".safetensors";
   const std::size_t room = kMaxNameBytes - kSuffix.size();
   if (stem.size() > room) {
-    const std::string tail = fmt::format("~{:016x}", fnv1a(id));
+    // Collisions only matter among ids sharing a long head.
+    const std::string tail = fmt::format("~{:016x}", fnv1a64(id));
     stem.resize(room - tail.size());
     stem += tail;
   }
