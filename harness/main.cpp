@@ -18,6 +18,7 @@
 
 #include "harness/command.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/version.hpp"
 
 namespace mxg::cli {
 namespace {
@@ -103,7 +104,7 @@ int run(int argc, char** argv) {
       "Exit codes: 0 pass, 1 regression (FAIL/BLIND), 2 usage or input error, 3 infrastructure error.",
       "mxguard"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "mxguard 0.1.0");
+  app.set_version_flag("--version", "mxguard " + std::string(mxg::mxguard_version()));
   mxg::cli::Action action;
   for (const mxg::cli::AddCommand add : mxg::cli::kCommands) add(app, action);
   try {

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "kernels/common/version.hpp"
 #include "harness/cli_limits.hpp"
 #include "harness/command.hpp"
 #include "kernels/backend/fused_moe.hpp"
@@ -108,7 +109,7 @@ int kernel_worker(const KernelWorkerOptions& o) {
                                  "in-process backend (host, hip)", o.backend));
   }
   auto backend = make_backend(o.backend, options);
-  return serve_worker(*backend, {{"mxguard", "0.1.0"}});
+  return serve_worker(*backend, {{"mxguard", std::string(mxguard_version())}});
 }
 
 int kernel_list() {

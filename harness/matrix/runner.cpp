@@ -46,10 +46,7 @@
 #include "reports/out_lock.hpp"
 #include "reports/junit.hpp"
 #include "reports/markdown.hpp"
-
-#ifndef MXG_VERSION
-#define MXG_VERSION "unknown"
-#endif
+#include "kernels/common/version.hpp"
 
 namespace mxg::matrix {
 
@@ -486,8 +483,8 @@ int Runner::run() {
   log_ = std::make_unique<report::ResultsLog>(log_path);
 
   report::RunSummary summary;
-  summary.tool_version = MXG_VERSION;  // printers prefix "mxguard"
-  summary.versions["mxguard"] = MXG_VERSION;
+  summary.tool_version = std::string(mxguard_version());  // printers prefix "mxguard"
+  summary.versions["mxguard"] = summary.tool_version;
   if (!opt_.image.empty()) summary.versions["image"] = opt_.image;
   summary.shard = {opt_.shard.index, opt_.shard.count, selected_total, total};
   summary.replay_prefix = replay_command_prefix(opt_);

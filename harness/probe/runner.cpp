@@ -21,6 +21,7 @@
 #include "kernels/common/utc_time.hpp"
 #include "reports/probe_report.hpp"
 #include "reports/out_lock.hpp"
+#include "kernels/common/version.hpp"
 
 namespace mxg::probe {
 
@@ -239,7 +240,7 @@ ProbeRun run_probe(const ProbeConfig& c, const ProbeHooks& hooks) {
 
   ProbeRun run;
   report::ProbeSummary& s = run.summary;
-  s.tool_version = "mxguard 0.1.0";
+  s.tool_version = std::string(mxguard_version());  // bare, as the matrix records it
   s.started_at = utc_now_iso8601();
   s.config = run_config_json(c);
   s.planned = n;

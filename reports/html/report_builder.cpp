@@ -18,10 +18,7 @@
 #include "reports/file_io.hpp"
 #include "reports/jsonl.hpp"
 #include "reports/probe_report.hpp"
-
-#ifndef MXG_VERSION
-#define MXG_VERSION "unknown"
-#endif
+#include "kernels/common/version.hpp"
 
 namespace mxg::report::html {
 
@@ -330,7 +327,7 @@ json ReportBuilder::page_data() const {
   json d = json::object();
   d["schema"] = kPageSchema;
   d["generated_at"] = now_utc();
-  d["generator"] = std::string("mxguard ") + MXG_VERSION;
+  d["generator"] = "mxguard " + std::string(mxguard_version());
   d["title"] = options_.title;
   json meta = json::object();
   for (const auto& [k, v] : options_.meta) meta[k] = v;
