@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "kernels/common/errors.hpp"
+#include "kernels/common/regular_file.hpp"
 #include "reports/file_io.hpp"
 
 namespace mxg::report {
@@ -62,24 +64,43 @@ void write_gzip_atomically(const std::filesystem::path& dst, const std::function
 
 }  // namespace
 
+// The reading side's gzFile, closed on every path out (a chunk callback that throws included: the
+// run logs' readers throw InputError on a malformed line).
+class GzReader {
+ public:
+  explicit GzReader(gzFile f) : f_(f) {}
+  GzReader(const GzReader&) = delete;
+  GzReader& operator=(const GzReader&) = delete;
+  ~GzReader() {
+    if (f_ != nullptr) gzclose_r(f_);
+  }
+  gzFile get() const { return f_; }
+  int close() { return gzclose_r(std::exchange(f_, nullptr)); }
+
+ private:
+  gzFile f_;
+};
+
 void read_maybe_gzip(const std::filesystem::path& path, const std::function<void(std::string_view)>& chunk) {
-  // gzopen reads a file without the gzip magic as it is ("transparent" mode).
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw InputError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
-  gzbuffer(f, kChunk);
+  // Opened as every input is (no blocking on a FIFO, regular files only), then handed to zlib, which
+  // reads a file without the gzip magic as it is ("transparent" mode) and closes the descriptor.
+  const int fd = open_regular_file(path, path.string());
+  gzFile raw = gzdopen(fd, "rb");
+  if (raw == nullptr) {
+    ::close(fd);
+    throw InputError(fmt::format("{}: cannot open: zlib refused the descriptor", path.string()));
+  }
+  GzReader f(raw);
+  gzbuffer(f.get(), kChunk);
   std::string buffer(kChunk, '\0');
   for (;;) {
-    const int n = gzread(f, buffer.data(), kChunk);
-    if (n < 0) {
-      const std::string why = gz_reason(f);
-      gzclose(f);
-      throw InputError(fmt::format("{}: cannot read: {}", path.string(), why));
-    }
+    const int n = gzread(f.get(), buffer.data(), kChunk);
+    if (n < 0) throw InputError(fmt::format("{}: cannot read: {}", path.string(), gz_reason(f.get())));
     if (n == 0) break;
     chunk(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
   }
   // A gzip stream cut short reads as end of file; gzclose_r reports it as Z_BUF_ERROR.
-  const int closed = gzclose_r(f);
+  const int closed = f.close();
   if (closed == Z_BUF_ERROR) throw InputError(fmt::format("{}: truncated gzip stream", path.string()));
   if (closed != Z_OK) throw InputError(fmt::format("{}: corrupt gzip stream (zlib {})", path.string(), closed));
 }

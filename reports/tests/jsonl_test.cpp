@@ -1,4 +1,6 @@
 // Tests of results.jsonl: append and reload, torn last line, malformed lines, crash-safe reopening.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -185,6 +187,14 @@ TEST_F(ResultsJsonl, UnopenablePathsAreInputErrors) {
   EXPECT_THROW((void)load_results_jsonl(dir_ / "absent.jsonl"), InputError);
   EXPECT_THROW((void)load_results_jsonl(dir_), InputError);
   EXPECT_THROW(ResultsLog(dir_ / "no-such-dir" / "results.jsonl"), InputError);
+}
+
+// A FIFO with no writer where a log is expected (e.g. `--resume` on a hostile out dir) fails at once
+// instead of blocking in open(2) inside zlib.
+TEST_F(ResultsJsonl, AFifoGivenAsALogFailsAtOnce) {
+  const auto fifo = dir_ / "results.jsonl.gz";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW((void)load_results_jsonl(fifo), InputError);
 }
 
 // A closed run's log is gzip (gzip_replace); the reader takes it like the plain one. The compressed
