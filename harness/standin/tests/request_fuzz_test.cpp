@@ -10,17 +10,13 @@
 #include <vector>
 
 #include "harness/standin/request_parse.hpp"
+#include "kernels/common/tests/fuzz_runs.hpp"
 
 namespace mxg::standin {
 namespace {
 
 constexpr std::uint32_t kSeed = 20261209u;
 constexpr long kDefaultRuns = 20000;
-
-long runs() {
-  const char* env = std::getenv("MXG_FUZZ_RUNS");
-  return env ? std::atol(env) : kDefaultRuns;
-}
 
 struct Seed {
   Api api;
@@ -55,7 +51,7 @@ std::string mutate(std::string s, std::mt19937& rng) {
 TEST(RequestFuzz, MutatedBodiesParseOrAreBadRequests) {
   std::mt19937 rng(kSeed);
   long parsed = 0, refused = 0;
-  const long n = runs();
+  const long n = mxg::testing::fuzz_runs(kDefaultRuns);
   for (long i = 0; i < n; ++i) {
     const Seed& seed = kSeeds[static_cast<std::size_t>(i) % kSeeds.size()];
     try {

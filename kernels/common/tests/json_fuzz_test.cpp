@@ -10,17 +10,13 @@
 
 #include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
+#include "kernels/common/tests/fuzz_runs.hpp"
 
 namespace mxg::json_read {
 namespace {
 
 constexpr std::uint32_t kSeed = 20261208u;
 constexpr long kDefaultRuns = 20000;
-
-long runs() {
-  const char* env = std::getenv("MXG_FUZZ_RUNS");
-  return env ? std::atol(env) : kDefaultRuns;
-}
 
 const std::vector<std::string> kSeeds = {
     R"({"t":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"__metadata__":{"k":"v"}})",
@@ -52,7 +48,7 @@ std::string mutate(std::string s, std::mt19937& rng) {
 TEST(JsonFuzz, MutantsParseOrFailInOneLine) {
   std::mt19937 rng(kSeed);
   long parsed = 0, refused = 0;
-  const long n = runs();
+  const long n = mxg::testing::fuzz_runs(kDefaultRuns);
   for (long i = 0; i < n; ++i) {
     const std::string text = mutate(kSeeds[static_cast<std::size_t>(i) % kSeeds.size()], rng);
     try {
