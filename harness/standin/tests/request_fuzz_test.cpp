@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "harness/standin/request_parse.hpp"
-#include "kernels/common/tests/fuzz_runs.hpp"
+#include "kernels/common/tests/json_fuzzing.hpp"
 
 namespace mxg::standin {
 namespace {
@@ -29,24 +29,7 @@ const std::vector<Seed> kSeeds = {
     {Api::Chat, R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":4})"},
 };
 
-constexpr std::string_view kAlphabet = "{}[]\",:0123456789-eE.tfnul\\ ax";
-
-std::string mutate(std::string s, std::mt19937& rng) {
-  const int edits = 1 + static_cast<int>(rng() % 6);
-  for (int e = 0; e < edits; ++e) {
-    const std::size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
-    const char c = kAlphabet[rng() % kAlphabet.size()];
-    switch (rng() % 6) {
-      case 0: s.insert(pos, 1, c); break;
-      case 1: if (pos < s.size()) s.erase(pos, 1); break;
-      case 2: if (pos < s.size()) s[pos] = c; break;
-      case 3: s.insert(pos, std::string(rng() % 100, '[')); break;
-      case 4: if (pos < s.size()) s.insert(pos, s.substr(pos, rng() % 40)); break;
-      default: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;
-    }
-  }
-  return s;
-}
+constexpr mxg::testing::JsonMutator kMutate{"{}[]\",:0123456789-eE.tfnul\\ ax", 6, 100, 40, false};
 
 TEST(RequestFuzz, MutatedBodiesParseOrAreBadRequests) {
   std::mt19937 rng(kSeed);
@@ -55,7 +38,7 @@ TEST(RequestFuzz, MutatedBodiesParseOrAreBadRequests) {
   for (long i = 0; i < n; ++i) {
     const Seed& seed = kSeeds[static_cast<std::size_t>(i) % kSeeds.size()];
     try {
-      (void)parse_generation_request(seed.api, mutate(seed.body, rng));
+      (void)parse_generation_request(seed.api, kMutate(seed.body, rng));
       ++parsed;
     } catch (const BadRequest&) {
       ++refused;

@@ -10,7 +10,7 @@
 
 #include "kernels/common/bounded_json.hpp"
 #include "kernels/common/errors.hpp"
-#include "kernels/common/tests/fuzz_runs.hpp"
+#include "kernels/common/tests/json_fuzzing.hpp"
 
 namespace mxg::json_read {
 namespace {
@@ -24,33 +24,14 @@ const std::vector<std::string> kSeeds = {
     R"([{"id":"c","shape":{"T":1,"H":64},"seeds":[1,2]},[],{},"",0.1e-7])",
 };
 
-// Mostly structure characters so that mutants reach nesting, key and number paths.
-constexpr std::string_view kAlphabet = "{}[]\",:0123456789.eE+-tfnul\\ abx";
-
-std::string mutate(std::string s, std::mt19937& rng) {
-  std::uniform_int_distribution<int> op(0, 5);
-  const int edits = 1 + static_cast<int>(rng() % 8);
-  for (int e = 0; e < edits; ++e) {
-    const std::size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
-    const char c = kAlphabet[rng() % kAlphabet.size()];
-    switch (op(rng)) {
-      case 0: s.insert(pos, 1, c); break;
-      case 1: if (pos < s.size()) s.erase(pos, 1); break;
-      case 2: if (pos < s.size()) s[pos] = c; break;
-      case 3: s.insert(pos, std::string(rng() % 200, rng() % 2 ? '[' : '{')); break;  // deep nesting
-      case 4: if (pos < s.size()) s.insert(pos, s.substr(pos, rng() % 64)); break;    // repeat a slice
-      default: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;                // any byte
-    }
-  }
-  return s;
-}
+constexpr mxg::testing::JsonMutator kMutate{"{}[]\",:0123456789.eE+-tfnul\\ abx", 8, 200, 64, true};
 
 TEST(JsonFuzz, MutantsParseOrFailInOneLine) {
   std::mt19937 rng(kSeed);
   long parsed = 0, refused = 0;
   const long n = mxg::testing::fuzz_runs(kDefaultRuns);
   for (long i = 0; i < n; ++i) {
-    const std::string text = mutate(kSeeds[static_cast<std::size_t>(i) % kSeeds.size()], rng);
+    const std::string text = kMutate(kSeeds[static_cast<std::size_t>(i) % kSeeds.size()], rng);
     try {
       const auto j = parse_ordered(text, "fuzz");
       (void)show(j);
