@@ -13,19 +13,13 @@
 #include <random>
 #include <string>
 
+#include "harness/probe/tests/expect_input_error.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::probe {
 namespace {
 
-void expect_input_error(const std::function<void()>& f, const std::string& option) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError; expected one naming " << option;
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(option), std::string::npos) << e.what();
-  }
-}
+using testing::expect_input_error;
 
 // The rule as gate.hpp states it, from the raw parameters: the result of one run of answers.
 struct ByHandRun {

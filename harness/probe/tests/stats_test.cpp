@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "harness/probe/tests/expect_input_error.hpp"
 #include "kernels/common/errors.hpp"
 
 namespace mxg::probe {
@@ -24,15 +25,7 @@ SprtConfig collapse_detector() { return SprtConfig{0.88, 0.21, 0.01, 0.01, 0, 0.
 // error rates are the ones that reproduce its "~74 healthy, ~11 collapsed" (see GateCostMatchesProbeMd).
 SprtConfig gate_079(double alpha = 0.01, double beta = 0.01) { return SprtConfig{0.85, 0.73, alpha, beta, 200, 0.79}; }
 
-// Runs `f`, expects mxg::InputError, and checks its message names `option`.
-void expect_input_error(const std::function<void()>& f, const std::string& option) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError; expected one naming " << option;
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(option), std::string::npos) << e.what();
-  }
-}
+using testing::expect_input_error;
 
 double round3(double x) { return std::round(x * 1000.0) / 1000.0; }
 
