@@ -16,13 +16,12 @@ std::string_view trim_right(std::string_view s) {
 }  // namespace
 
 QuestionIndex::QuestionIndex(const std::vector<std::string>& questions) : questions_(questions) {
+  key_lengths_.push_back(kKeyLength);
   for (const std::string& q : questions_) {
     const std::string_view text = q;
     const std::size_t key = std::min(text.size(), kKeyLength);
     by_tail_[text.substr(text.size() - key)].push_back(text);
-    if (text.size() < kKeyLength && std::find(short_lengths_.begin(), short_lengths_.end(), text.size()) == short_lengths_.end()) {
-      short_lengths_.push_back(text.size());
-    }
+    if (std::find(key_lengths_.begin(), key_lengths_.end(), key) == key_lengths_.end()) key_lengths_.push_back(key);
   }
 }
 
@@ -30,10 +29,8 @@ std::optional<std::string> QuestionIndex::asked_in(std::string_view prompt) cons
   prompt = trim_right(prompt);
   if (!prompt.ends_with(kAnswerTag)) return std::nullopt;
   const std::string_view head = prompt.substr(0, prompt.size() - kAnswerTag.size());
-  std::vector<std::size_t> key_lengths = short_lengths_;
-  key_lengths.push_back(kKeyLength);
   std::optional<std::string_view> best;
-  for (const std::size_t length : key_lengths) {
+  for (const std::size_t length : key_lengths_) {
     if (length > head.size()) continue;
     const auto it = by_tail_.find(head.substr(head.size() - length));
     if (it == by_tail_.end()) continue;

@@ -20,6 +20,9 @@ namespace mxg::standin {
 class QuestionIndex {
  public:
   explicit QuestionIndex(const std::vector<std::string>& questions);
+  // The index holds views into its own copy of the questions: neither copied nor moved.
+  QuestionIndex(const QuestionIndex&) = delete;
+  QuestionIndex& operator=(const QuestionIndex&) = delete;
 
   // The known question the prompt's last example asks, or nullopt (a prompt of another shape, or a
   // question the stand-in was not given).
@@ -32,7 +35,7 @@ class QuestionIndex {
  private:
   static constexpr std::size_t kKeyLength = 32;  // questions are indexed by their last 32 characters
   std::unordered_map<std::string_view, std::vector<std::string_view>> by_tail_;
-  std::vector<std::size_t> short_lengths_;  // lengths of questions shorter than kKeyLength
+  std::vector<std::size_t> key_lengths_;  // every index key length in use: kKeyLength and shorter questions'
   std::vector<std::string> questions_;      // owns the text the views point into
 };
 
